@@ -1,0 +1,65 @@
+/**
+ * npm run bench — a benchmark, not a test. Against PostgreSQL (DATABASE_URL, default the local server):
+ *  1. event-store append throughput: 1-event and 100-event appends, 1 and 16 concurrent writers;
+ *  2. HTTP create-campaign throughput and latency percentiles (autocannon), at full speed and at 1,000 commands/s;
+ *  3. projection catch-up rate on a 200,000-event rebuild.
+ * Prints a table and writes bench/results.json.
+ */
+import { writeFile } from 'node:fs/promises';
+import { benchAppends } from './appends.js';
+import { benchHttp } from './http.js';
+import { benchRebuild } from './rebuild.js';
+import { freshDatabase } from './database.js';
+
+const baseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const only = process.argv.slice(2);
+const wants = (name: string) => only.length === 0 || only.includes(name);
+
+interface Row {
+  benchmark: string;
+  value: number;
+  unit: string;
+  target?: string;
+  note?: string;
+}
+
+async function main(): Promise<void> {
+  const rows: Row[] = [];
+  if (wants('appends')) {
+    const url = await freshDatabase(baseUrl, 'comm_bench_appends');
+    for (const r of await benchAppends(url)) {
+      rows.push({ benchmark: `append ${r.eventsPerAppend}-event, ${r.writers} writer(s)`, value: r.appendsPerSecond, unit: 'appends/s', note: `${r.eventsPerSecond} events/s` });
+    }
+  }
+  if (wants('http')) {
+    const url = await freshDatabase(baseUrl, 'comm_bench_http');
+    const r = await benchHttp(url);
+    rows.push({ benchmark: 'HTTP create campaign, max throughput', value: r.max.requestsPerSecond, unit: 'commands/s', target: '>= 3000', note: `p50 ${r.max.p50} ms, p99 ${r.max.p99} ms, errors ${r.max.errors}` });
+    rows.push({ benchmark: 'HTTP create campaign at 1,000/s: p99', value: r.fixed.p99, unit: 'ms', target: '<= 20', note: `p50 ${r.fixed.p50} ms, p90 ${r.fixed.p90} ms, ${r.fixed.requestsPerSecond} req/s, errors ${r.fixed.errors}` });
+  }
+  if (wants('rebuild')) {
+    const url = await freshDatabase(baseUrl, 'comm_bench_rebuild');
+    const r = await benchRebuild(url, 200_000);
+    rows.push({ benchmark: `projection rebuild, ${r.events} events`, value: r.eventsPerSecond, unit: 'events/s', target: '>= 20000', note: `${Math.round(r.durationMs)} ms; ${r.rows} read-model rows` });
+  }
+  printTable(rows);
+  const machine = { node: process.version, cpus: (await import('node:os')).cpus().length, at: new Date().toISOString() };
+  await writeFile(new URL('./results.json', import.meta.url), `${JSON.stringify({ machine, results: rows }, null, 2)}\n`);
+  process.stdout.write('\nwritten to bench/results.json\n');
+}
+
+function printTable(rows: Row[]): void {
+  const header = ['benchmark', 'value', 'unit', 'target', 'note'];
+  const cells = rows.map((r) => [r.benchmark, String(r.value), r.unit, r.target ?? '', r.note ?? '']);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => c.map((v, i) => v.padEnd(widths[i]!)).join(' | ');
+  process.stdout.write(`\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('-|-')}\n${cells.map(line).join('\n')}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import type { Decider, DomainEvent } from '../domain/decider.js';
+import type { EventCatalogue } from '../domain/event-schema.js';
+import {
+  WrongExpectedRevisionError,
+  type EventData,
+  type EventStore,
+  type Position,
+  type RecordedEvent,
+} from '../infrastructure/event-store/event-store.js';
+
+/** Who asked, and why: copied into the metadata of every event the command appends. */
+export interface CommandContext {
+  correlationId: string;
+  /** The message that caused this command (request id, or the id of an event for a reactor). */
+  causationId: string;
+  actor: string;
+  now: Date;
+}
+
+export interface HandleOptions {
+  /** The client's view of the stream (If-Match): the command is refused on mismatch instead of retried. */
+  expectedRevision?: number;
+  /** The command creates its stream: skip the read and append with no_stream. */
+  creates?: boolean;
+}
+
+export interface HandleResult<State> {
+  state: State;
+  /** Revision of the stream's last event after the command, -1 for an empty stream. */
+  revision: number;
+  /** Position of the last appended event, or null when the command changed nothing. */
+  position: Position | null;
+  appended: number;
+}
+
+const maxAttempts = 5;
+
+/**
+ * load stream → decide → append with the expected revision. A concurrent writer makes the append fail with
+ * WrongExpectedRevisionError; the command is then decided again on the fresh state, a bounded number of times.
+ */
+export class CommandHandler<Command, Event extends DomainEvent, State> {
+  constructor(
+    private readonly store: EventStore,
+    private readonly decider: Decider<Command, Event, State>,
+    private readonly catalogue: EventCatalogue,
+  ) {}
+
+  async handle(streamId: string, command: Command, context: CommandContext, options: HandleOptions = {}): Promise<HandleResult<State>> {
+    let assumeNew = options.creates === true;
+    for (let attempt = 1; ; attempt++) {
+      const { state, revision } = assumeNew ? { state: this.decider.initialState(), revision: -1 } : await this.load(streamId);
+      if (options.expectedRevision !== undefined && options.expectedRevision !== revision) {
+        throw new WrongExpectedRevisionError(streamId, options.expectedRevision, revision < 0 ? 'no_stream' : revision);
+      }
+      const events = this.decider.decide(command, state);
+      if (events.length === 0) return { state, revision, position: null, appended: 0 };
+      try {
+        const result = await this.store.append(streamId, events.map((e) => this.toEventData(e, context)), {
+          expectedRevision: revision < 0 ? 'no_stream' : revision,
+        });
+        const next = events.reduce((s, e) => this.decider.evolve(s, e), state);
+        return { state: next, revision: result.nextExpectedRevision, position: result.position, appended: events.length };
+      } catch (error) {
+        const retryable = error instanceof WrongExpectedRevisionError && options.expectedRevision === undefined;
+        if (!retryable || attempt >= maxAttempts) throw error;
+        assumeNew = false;
+      }
+    }
+  }
+
+  async load(streamId: string): Promise<{ state: State; revision: number; events: RecordedEvent[] }> {
+    const events = await this.store.readStream(streamId);
+    let state = this.decider.initialState();
+    for (const event of events) state = this.decider.evolve(state, toDomainEvent<Event>(event));
+    return { state, revision: events.length === 0 ? -1 : events[events.length - 1]!.revision, events };
+  }
+
+  private toEventData(event: Event, context: CommandContext): EventData {
+    const definition = this.catalogue[event.type];
+    if (!definition) throw new Error(`Event type ${event.type} is not in the catalogue`);
+    // Validating on the way in keeps a decider bug from storing an event that readers cannot parse.
+    const data = definition.schema.parse(event.data);
+    return {
+      id: randomUUID(),
+      type: event.type,
+      data,
+      metadata: {
+        correlation_id: context.correlationId,
+        causation_id: context.causationId,
+        actor: context.actor,
+        timestamp: context.now.toISOString(),
+        schema_version: definition.version,
+      },
+    };
+  }
+}
+
+export function toDomainEvent<Event extends DomainEvent>(event: RecordedEvent): Event {
+  return { type: event.type, data: event.data } as Event;
+}

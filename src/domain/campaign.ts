@@ -1,0 +1,234 @@
+import { z } from 'zod';
+import type { Decider } from './decider.js';
+import { DomainError } from './domain-error.js';
+import { defineEvent, type EventCatalogue } from './event-schema.js';
+
+/**
+ * Campaign: a multichannel marketing campaign (spec "Modèle de données principal").
+ * Lifecycle: draft → scheduled → active → completed | canceled (canceled also from draft and scheduled).
+ */
+
+export const campaignStatuses = ['draft', 'scheduled', 'active', 'completed', 'canceled'] as const;
+export type CampaignStatus = (typeof campaignStatuses)[number];
+
+export const channelTypes = ['social_media', 'email', 'sms', 'web'] as const;
+
+export const channelSchema = z.object({
+  type: z.enum(channelTypes),
+  config: z.record(z.string(), z.unknown()).default({}),
+  content_template: z.string().max(10_000).default(''),
+  schedule: z.record(z.string(), z.unknown()).default({}),
+});
+export type Channel = z.infer<typeof channelSchema>;
+
+const jsonObject = z.record(z.string(), z.unknown());
+
+/** Amounts in euros with at most two decimals. */
+export const budgetSchema = z
+  .number()
+  .nonnegative()
+  .max(1_000_000_000)
+  .refine((n) => Math.abs(Math.round(n * 100) - n * 100) < 1e-6, 'at most two decimals');
+
+const campaignFieldTypes = {
+  name: z.string().trim().min(1).max(200),
+  description: z.string().max(5_000),
+  start_date: z.iso.datetime({ offset: true }),
+  end_date: z.iso.datetime({ offset: true }),
+  target_audience: jsonObject,
+  budget: budgetSchema,
+  success_metrics: jsonObject,
+  channels: z.array(channelSchema).max(20),
+  /** Higher wins when publications of several campaigns compete for one slot. */
+  priority: z.number().int().min(0).max(100),
+};
+
+export const campaignFieldsSchema = z.object({
+  ...campaignFieldTypes,
+  description: campaignFieldTypes.description.default(''),
+  target_audience: campaignFieldTypes.target_audience.default({}),
+  budget: campaignFieldTypes.budget.default(0),
+  success_metrics: campaignFieldTypes.success_metrics.default({}),
+  channels: campaignFieldTypes.channels.default([]),
+  priority: campaignFieldTypes.priority.default(50),
+});
+export type CampaignFields = z.infer<typeof campaignFieldsSchema>;
+
+/** No defaults here: an update names only what changes (zod 4 would apply defaults inside optional fields). */
+export const campaignUpdateSchema = z.object(campaignFieldTypes).partial();
+export type CampaignUpdate = z.infer<typeof campaignUpdateSchema>;
+
+// ---- events -------------------------------------------------------------------------------------------------------
+
+export const CampaignCreated = defineEvent(
+  'CampaignCreated',
+  1,
+  campaignFieldsSchema.extend({ campaign_id: z.uuid() }),
+);
+export const CampaignUpdated = defineEvent(
+  'CampaignUpdated',
+  1,
+  z.object({ campaign_id: z.uuid(), changes: campaignUpdateSchema }),
+);
+export const CampaignScheduled = defineEvent(
+  'CampaignScheduled',
+  1,
+  z.object({ campaign_id: z.uuid(), start_date: z.string(), end_date: z.string() }),
+);
+export const CampaignActivated = defineEvent(
+  'CampaignActivated',
+  1,
+  z.object({ campaign_id: z.uuid(), activated_at: z.string() }),
+);
+export const CampaignCompleted = defineEvent(
+  'CampaignCompleted',
+  1,
+  z.object({ campaign_id: z.uuid(), completed_at: z.string() }),
+);
+export const CampaignCanceled = defineEvent(
+  'CampaignCanceled',
+  1,
+  z.object({ campaign_id: z.uuid(), canceled_at: z.string(), reason: z.string().max(1_000).default('') }),
+);
+
+export const campaignEvents = {
+  CampaignCreated,
+  CampaignUpdated,
+  CampaignScheduled,
+  CampaignActivated,
+  CampaignCompleted,
+  CampaignCanceled,
+} satisfies EventCatalogue;
+
+type EventOf<D> = D extends { type: infer T; schema: infer S extends z.ZodType } ? { type: T; data: z.infer<S> } : never;
+export type CampaignEvent = EventOf<(typeof campaignEvents)[keyof typeof campaignEvents]>;
+
+// ---- commands -----------------------------------------------------------------------------------------------------
+
+/** `now` is given by the caller: deciders read no clock. */
+export type CampaignCommand =
+  | { type: 'CreateCampaign'; campaign_id: string; fields: CampaignFields; now: string }
+  | { type: 'UpdateCampaign'; campaign_id: string; changes: CampaignUpdate; now: string }
+  | { type: 'ScheduleCampaign'; campaign_id: string; now: string }
+  | { type: 'ActivateCampaign'; campaign_id: string; now: string }
+  | { type: 'CompleteCampaign'; campaign_id: string; now: string }
+  | { type: 'CancelCampaign'; campaign_id: string; reason?: string; now: string };
+
+// ---- state --------------------------------------------------------------------------------------------------------
+
+export type CampaignState =
+  | { status: 'none' }
+  | ({ status: CampaignStatus; campaign_id: string } & CampaignFields);
+
+export const campaignDecider: Decider<CampaignCommand, CampaignEvent, CampaignState> = {
+  initialState: () => ({ status: 'none' }),
+  decide,
+  evolve,
+};
+
+function decide(command: CampaignCommand, state: CampaignState): CampaignEvent[] {
+  if (command.type === 'CreateCampaign') {
+    if (state.status !== 'none') {
+      throw new DomainError('campaign_already_exists', `Campaign ${command.campaign_id} already exists`);
+    }
+    assertDateRange(command.fields.start_date, command.fields.end_date);
+    return [{ type: 'CampaignCreated', data: { campaign_id: command.campaign_id, ...command.fields } }];
+  }
+  if (state.status === 'none') {
+    throw new DomainError('campaign_not_found', `Campaign ${command.campaign_id} does not exist`);
+  }
+  const id = command.campaign_id;
+  switch (command.type) {
+    case 'UpdateCampaign': {
+      if (state.status !== 'draft' && state.status !== 'scheduled') {
+        throw new DomainError('campaign_not_editable', `A ${state.status} campaign cannot be edited`);
+      }
+      const changes = onlyChanged(state, command.changes);
+      if (Object.keys(changes).length === 0) return [];
+      const next = { ...state, ...changes };
+      assertDateRange(next.start_date, next.end_date);
+      if (state.status === 'scheduled') assertSchedulable(next, command.now);
+      return [{ type: 'CampaignUpdated', data: { campaign_id: id, changes } }];
+    }
+    case 'ScheduleCampaign':
+      assertTransition(state.status, 'scheduled', ['draft']);
+      assertSchedulable(state, command.now);
+      return [{ type: 'CampaignScheduled', data: { campaign_id: id, start_date: state.start_date, end_date: state.end_date } }];
+    case 'ActivateCampaign':
+      assertTransition(state.status, 'active', ['scheduled']);
+      if (Date.parse(state.end_date) <= Date.parse(command.now)) {
+        throw new DomainError('campaign_ended', 'The campaign end date has passed', [
+          { path: 'end_date', message: 'must be in the future to activate' },
+        ]);
+      }
+      return [{ type: 'CampaignActivated', data: { campaign_id: id, activated_at: command.now } }];
+    case 'CompleteCampaign':
+      assertTransition(state.status, 'completed', ['active']);
+      return [{ type: 'CampaignCompleted', data: { campaign_id: id, completed_at: command.now } }];
+    case 'CancelCampaign':
+      assertTransition(state.status, 'canceled', ['draft', 'scheduled', 'active']);
+      return [{ type: 'CampaignCanceled', data: { campaign_id: id, canceled_at: command.now, reason: command.reason ?? '' } }];
+  }
+}
+
+function evolve(state: CampaignState, event: CampaignEvent): CampaignState {
+  switch (event.type) {
+    case 'CampaignCreated': {
+      const { campaign_id, ...fields } = event.data;
+      return { status: 'draft', campaign_id, ...fields };
+    }
+    case 'CampaignUpdated':
+      return state.status === 'none' ? state : { ...state, ...definedOnly(event.data.changes) };
+    case 'CampaignScheduled':
+      return state.status === 'none' ? state : { ...state, status: 'scheduled' };
+    case 'CampaignActivated':
+      return state.status === 'none' ? state : { ...state, status: 'active' };
+    case 'CampaignCompleted':
+      return state.status === 'none' ? state : { ...state, status: 'completed' };
+    case 'CampaignCanceled':
+      return state.status === 'none' ? state : { ...state, status: 'canceled' };
+  }
+}
+
+function assertTransition(from: CampaignStatus, to: CampaignStatus, allowedFrom: CampaignStatus[]): void {
+  if (!allowedFrom.includes(from)) {
+    throw new DomainError('invalid_transition', `A ${from} campaign cannot become ${to}`, [
+      { path: 'status', message: `${from} → ${to} is not allowed; allowed from: ${allowedFrom.join(', ')}` },
+    ]);
+  }
+}
+
+function assertDateRange(start: string, end: string): void {
+  if (Date.parse(end) <= Date.parse(start)) {
+    throw new DomainError('invalid_date_range', 'end_date must be after start_date', [
+      { path: 'end_date', message: 'must be after start_date' },
+    ]);
+  }
+}
+
+function assertSchedulable(campaign: CampaignFields, now: string): void {
+  if (campaign.channels.length === 0) {
+    throw new DomainError('campaign_has_no_channels', 'A campaign needs at least one channel to be scheduled', [
+      { path: 'channels', message: 'at least one channel is required' },
+    ]);
+  }
+  if (Date.parse(campaign.end_date) <= Date.parse(now)) {
+    throw new DomainError('campaign_ended', 'The campaign end date has passed', [
+      { path: 'end_date', message: 'must be in the future to schedule' },
+    ]);
+  }
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Keeps the fields whose value differs from the state, so an update that changes nothing records nothing. */
+function onlyChanged(state: CampaignFields, changes: CampaignUpdate): CampaignUpdate {
+  const result: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === undefined) continue;
+    if (JSON.stringify(value) !== JSON.stringify(state[key as keyof CampaignFields])) result[key] = value;
+  }
+  return result as CampaignUpdate;
+}

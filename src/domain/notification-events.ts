@@ -1,0 +1,130 @@
+import { z } from 'zod';
+import { defineEvent, type EventCatalogue } from './event-schema.js';
+
+/**
+ * The notification aggregate's vocabulary: channels, statuses, the POST /notify request schema and the versioned
+ * event schemas (a public contract: snake_case, changes only through a new version). The decider is in notification.ts.
+ */
+
+export const notificationChannels = ['email', 'sms', 'push'] as const;
+export type NotificationChannel = (typeof notificationChannels)[number];
+
+export const notificationStatuses = ['pending', 'sent', 'delivered', 'failed'] as const;
+export type NotificationStatus = (typeof notificationStatuses)[number];
+
+export const notificationErrorClasses = ['transient', 'permanent', 'auth', 'rate_limited', 'validation', 'bounced'] as const;
+export type NotificationErrorClass = (typeof notificationErrorClasses)[number];
+
+/** Why a notification was suppressed before it was sent. */
+export const suppressionCauses = ['consent_withdrawn', 'opted_out'] as const;
+export type SuppressionCause = (typeof suppressionCauses)[number];
+
+/**
+ * Why a notification failed: send_failed (the provider did not take it), delivery_failed (taken, then bounced or
+ * undeliverable), suppressed (consent withdrawn or opted out before sending).
+ */
+export const notificationFailureReasons = ['send_failed', 'delivery_failed', 'suppressed'] as const;
+export type NotificationFailureReason = (typeof notificationFailureReasons)[number];
+
+export const MAX_NOTIFICATION_ERROR_LENGTH = 2_000;
+export const MAX_PUSH_TOKEN_LENGTH = 8_192;
+
+const timestamp = z.iso.datetime({ offset: true });
+const providerSchema = z.string().trim().min(1).max(100);
+const providerMessageIdSchema = z.string().min(1).max(200);
+
+/** The body of POST /notify. The recipient's format per channel is the decider's rule (a DomainError). */
+export const notificationRequestSchema = z.object({
+  template_id: z.string().trim().min(1).max(200),
+  /** An email address (email), an E.164 phone number such as +33612345678 (sms), a push subscription/token (push). */
+  recipient: z.string().min(1).max(MAX_PUSH_TOKEN_LENGTH),
+  channel: z.enum(notificationChannels),
+  /** The template's variables. */
+  data: z.record(z.string(), z.unknown()).default({}),
+  campaign_id: z.uuid().optional(),
+});
+export type NotificationRequest = z.infer<typeof notificationRequestSchema>;
+
+// ---- events -------------------------------------------------------------------------------------------------------
+
+export const NotificationRequested = defineEvent(
+  'NotificationRequested',
+  1,
+  notificationRequestSchema.extend({
+    notification_id: z.uuid(),
+    campaign_id: z.uuid().nullable(),
+    requested_at: timestamp,
+  }),
+);
+export const NotificationSent = defineEvent(
+  'NotificationSent',
+  1,
+  z.object({
+    notification_id: z.uuid(),
+    provider: providerSchema,
+    provider_message_id: providerMessageIdSchema,
+    sent_at: timestamp,
+  }),
+);
+export const NotificationDelivered = defineEvent(
+  'NotificationDelivered',
+  1,
+  z.object({ notification_id: z.uuid(), provider_message_id: providerMessageIdSchema, delivered_at: timestamp }),
+);
+export const NotificationFailed = defineEvent(
+  'NotificationFailed',
+  1,
+  z.discriminatedUnion('reason', [
+    z.object({
+      notification_id: z.uuid(),
+      reason: z.enum(['send_failed', 'delivery_failed']),
+      error_class: z.enum(notificationErrorClasses),
+      message: z.string().max(MAX_NOTIFICATION_ERROR_LENGTH),
+      provider: providerSchema,
+      /** null when the provider never accepted the message. */
+      provider_message_id: providerMessageIdSchema.nullable(),
+      failed_at: timestamp,
+    }),
+    z.object({
+      notification_id: z.uuid(),
+      reason: z.literal('suppressed'),
+      cause: z.enum(suppressionCauses),
+      failed_at: timestamp,
+    }),
+  ]),
+);
+/** Every open is recorded; first_open is true only for the first one (unique opens = events with first_open). */
+export const NotificationOpened = defineEvent(
+  'NotificationOpened',
+  1,
+  z.object({
+    notification_id: z.uuid(),
+    provider_message_id: providerMessageIdSchema,
+    opened_at: timestamp,
+    first_open: z.boolean(),
+  }),
+);
+/** Every click is recorded; first_click is true only for the first one (unique clicks = events with first_click). */
+export const NotificationClicked = defineEvent(
+  'NotificationClicked',
+  1,
+  z.object({
+    notification_id: z.uuid(),
+    provider_message_id: providerMessageIdSchema,
+    url: z.httpUrl().max(2_000),
+    clicked_at: timestamp,
+    first_click: z.boolean(),
+  }),
+);
+
+export const notificationEvents = {
+  NotificationRequested,
+  NotificationSent,
+  NotificationDelivered,
+  NotificationFailed,
+  NotificationOpened,
+  NotificationClicked,
+} satisfies EventCatalogue;
+
+type EventOf<D> = D extends { type: infer T; schema: infer S extends z.ZodType } ? { type: T; data: z.infer<S> } : never;
+export type NotificationEvent = EventOf<(typeof notificationEvents)[keyof typeof notificationEvents]>;

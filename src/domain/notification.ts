@@ -1,0 +1,294 @@
+import { z } from 'zod';
+import type { Decider } from './decider.js';
+import { DomainError } from './domain-error.js';
+import {
+  MAX_NOTIFICATION_ERROR_LENGTH,
+  MAX_PUSH_TOKEN_LENGTH,
+  type NotificationChannel,
+  type NotificationErrorClass,
+  type NotificationEvent,
+  type NotificationRequest,
+  type NotificationStatus,
+  type SuppressionCause,
+} from './notification-events.js';
+
+export * from './notification-events.js';
+
+/**
+ * Notification: one message (email, SMS or push) to one recipient, from a template (spec "Modèle de données principal").
+ * Lifecycle: pending → sent → delivered | failed; failed also straight from pending (the provider refused it, or the
+ * notification was suppressed because consent was withdrawn). delivered and failed are final.
+ *
+ * Interactions (opens, clicks) are tracked after sending, and never change the status: an opened email is still
+ * "delivered" (or "sent" if no delivery report came). Every open and click is recorded as an event; the first open and
+ * the first click are flagged (first_open / first_click) and counted once in the state (first_opened_at,
+ * first_clicked_at), later ones only add to open_count / click_count. A click does not imply an open.
+ *
+ * Idempotency: the same provider_message_id reported sent again, a delivery reported again, a failure reported once the
+ * notification has already failed, a suppression repeated: no new event.
+ */
+
+// ---- commands -----------------------------------------------------------------------------------------------------
+
+/** `now` is given by the caller: deciders read no clock. Provider timestamps (sent_at, delivered_at…) default to now. */
+export type NotificationCommand =
+  | { type: 'RequestNotification'; notification_id: string; request: NotificationRequest; now: string }
+  | {
+      type: 'RecordNotificationSent';
+      notification_id: string;
+      provider: string;
+      provider_message_id: string;
+      sent_at: string;
+      now: string;
+    }
+  | { type: 'RecordNotificationDelivered'; notification_id: string; provider_message_id: string; delivered_at?: string; now: string }
+  | {
+      type: 'RecordNotificationFailed';
+      notification_id: string;
+      error_class: NotificationErrorClass;
+      message: string;
+      provider: string;
+      /** Absent when the provider refused the message before giving it an id. */
+      provider_message_id?: string;
+      now: string;
+    }
+  | { type: 'RecordNotificationOpened'; notification_id: string; provider_message_id: string; opened_at?: string; now: string }
+  | {
+      type: 'RecordNotificationClicked';
+      notification_id: string;
+      provider_message_id: string;
+      url: string;
+      clicked_at?: string;
+      now: string;
+    }
+  | { type: 'SuppressNotification'; notification_id: string; cause: SuppressionCause; now: string };
+
+// ---- state --------------------------------------------------------------------------------------------------------
+
+type FailedData = Extract<NotificationEvent, { type: 'NotificationFailed' }>['data'];
+export type NotificationFailure = FailedData extends infer F ? (F extends unknown ? Omit<F, 'notification_id'> : never) : never;
+
+export interface NotificationFields {
+  notification_id: string;
+  template_id: string;
+  recipient: string;
+  channel: NotificationChannel;
+  data: Record<string, unknown>;
+  campaign_id: string | null;
+  requested_at: string;
+  provider: string | null;
+  provider_message_id: string | null;
+  sent_at: string | null;
+  delivered_at: string | null;
+  failure: NotificationFailure | null;
+  first_opened_at: string | null;
+  open_count: number;
+  first_clicked_at: string | null;
+  click_count: number;
+}
+
+export type NotificationState = { status: 'none' } | ({ status: NotificationStatus } & NotificationFields);
+type ExistingState = Exclude<NotificationState, { status: 'none' }>;
+
+export const notificationDecider: Decider<NotificationCommand, NotificationEvent, NotificationState> = {
+  initialState: () => ({ status: 'none' }),
+  decide,
+  evolve,
+};
+
+function decide(command: NotificationCommand, state: NotificationState): NotificationEvent[] {
+  const notification_id = command.notification_id;
+  if (command.type === 'RequestNotification') {
+    if (state.status !== 'none') {
+      throw new DomainError('notification_already_exists', `Notification ${notification_id} already exists`);
+    }
+    const { request } = command;
+    assertValidRecipient(request.channel, request.recipient);
+    return [
+      {
+        type: 'NotificationRequested',
+        data: { notification_id, ...request, campaign_id: request.campaign_id ?? null, requested_at: command.now },
+      },
+    ];
+  }
+  if (state.status === 'none') {
+    throw new DomainError('notification_not_found', `Notification ${notification_id} does not exist`);
+  }
+  switch (command.type) {
+    case 'RecordNotificationSent': {
+      if (state.provider_message_id !== null) {
+        if (state.provider_message_id === command.provider_message_id) return [];
+        throw new DomainError('notification_already_sent', 'The notification was already sent', [
+          { path: 'provider_message_id', message: `already sent as ${state.provider_message_id}` },
+        ]);
+      }
+      assertTransition(state.status, 'sent', ['pending']);
+      const { provider, provider_message_id, sent_at } = command;
+      return [{ type: 'NotificationSent', data: { notification_id, provider, provider_message_id, sent_at } }];
+    }
+    case 'RecordNotificationDelivered': {
+      if (state.provider_message_id !== null) assertSameMessage(state, command.provider_message_id);
+      if (state.status === 'delivered') return [];
+      assertTransition(state.status, 'delivered', ['sent']);
+      return [
+        {
+          type: 'NotificationDelivered',
+          data: { notification_id, provider_message_id: command.provider_message_id, delivered_at: command.delivered_at ?? command.now },
+        },
+      ];
+    }
+    case 'RecordNotificationFailed': {
+      if (state.status === 'failed') return []; // the first failure stands
+      assertTransition(state.status, 'failed', ['pending', 'sent']);
+      if (command.provider_message_id !== undefined && state.provider_message_id !== null) {
+        assertSameMessage(state, command.provider_message_id);
+      }
+      return [
+        {
+          type: 'NotificationFailed',
+          data: {
+            notification_id,
+            reason: state.status === 'pending' ? 'send_failed' : 'delivery_failed',
+            error_class: command.error_class,
+            message: truncate(command.message, MAX_NOTIFICATION_ERROR_LENGTH),
+            provider: command.provider,
+            provider_message_id: command.provider_message_id ?? state.provider_message_id,
+            failed_at: command.now,
+          },
+        },
+      ];
+    }
+    case 'RecordNotificationOpened':
+      assertInteractive(state, command.provider_message_id);
+      return [
+        {
+          type: 'NotificationOpened',
+          data: {
+            notification_id,
+            provider_message_id: command.provider_message_id,
+            opened_at: command.opened_at ?? command.now,
+            first_open: state.first_opened_at === null,
+          },
+        },
+      ];
+    case 'RecordNotificationClicked':
+      assertInteractive(state, command.provider_message_id);
+      return [
+        {
+          type: 'NotificationClicked',
+          data: {
+            notification_id,
+            provider_message_id: command.provider_message_id,
+            url: command.url,
+            clicked_at: command.clicked_at ?? command.now,
+            first_click: state.first_clicked_at === null,
+          },
+        },
+      ];
+    case 'SuppressNotification':
+      if (state.failure?.reason === 'suppressed') return [];
+      if (state.status === 'sent' || state.status === 'delivered') {
+        throw new DomainError('notification_already_sent', 'A notification already sent cannot be suppressed', [
+          { path: 'status', message: `is ${state.status}` },
+        ]);
+      }
+      assertTransition(state.status, 'failed', ['pending']);
+      return [{ type: 'NotificationFailed', data: { notification_id, reason: 'suppressed', cause: command.cause, failed_at: command.now } }];
+  }
+}
+
+function evolve(state: NotificationState, event: NotificationEvent): NotificationState {
+  if (event.type === 'NotificationRequested') {
+    return {
+      ...event.data,
+      status: 'pending',
+      provider: null,
+      provider_message_id: null,
+      sent_at: null,
+      delivered_at: null,
+      failure: null,
+      first_opened_at: null,
+      open_count: 0,
+      first_clicked_at: null,
+      click_count: 0,
+    };
+  }
+  if (state.status === 'none') return state;
+  return evolveExisting(state, event);
+}
+
+function evolveExisting(state: ExistingState, event: Exclude<NotificationEvent, { type: 'NotificationRequested' }>): ExistingState {
+  switch (event.type) {
+    case 'NotificationSent': {
+      const { provider, provider_message_id, sent_at } = event.data;
+      return { ...state, status: 'sent', provider, provider_message_id, sent_at };
+    }
+    case 'NotificationDelivered':
+      return { ...state, status: 'delivered', delivered_at: event.data.delivered_at };
+    case 'NotificationFailed': {
+      const { notification_id: _id, ...failure } = event.data;
+      return { ...state, status: 'failed', failure };
+    }
+    case 'NotificationOpened':
+      return { ...state, first_opened_at: state.first_opened_at ?? event.data.opened_at, open_count: state.open_count + 1 };
+    case 'NotificationClicked':
+      return { ...state, first_clicked_at: state.first_clicked_at ?? event.data.clicked_at, click_count: state.click_count + 1 };
+  }
+}
+
+// ---- rules --------------------------------------------------------------------------------------------------------
+
+const emailSchema = z.email();
+const e164Schema = z.e164();
+
+/** email: an email address; sms: an E.164 number (+33612345678); push: a non-empty subscription/token string. */
+export function recipientProblem(channel: NotificationChannel, recipient: string): string | null {
+  switch (channel) {
+    case 'email':
+      return emailSchema.safeParse(recipient).success ? null : 'must be an email address';
+    case 'sms':
+      return e164Schema.safeParse(recipient).success ? null : 'must be an E.164 phone number, e.g. +33612345678';
+    case 'push':
+      return recipient.trim() !== '' && recipient.length <= MAX_PUSH_TOKEN_LENGTH
+        ? null
+        : `must be a non-empty push subscription or token (at most ${MAX_PUSH_TOKEN_LENGTH} characters)`;
+  }
+}
+
+function assertValidRecipient(channel: NotificationChannel, recipient: string): void {
+  const problem = recipientProblem(channel, recipient);
+  if (problem !== null) {
+    throw new DomainError('invalid_recipient', `Invalid ${channel} recipient`, [{ path: 'recipient', message: problem }]);
+  }
+}
+
+function assertTransition(from: NotificationStatus, to: NotificationStatus, allowedFrom: NotificationStatus[]): void {
+  if (!allowedFrom.includes(from)) {
+    throw new DomainError('invalid_transition', `A ${from} notification cannot become ${to}`, [
+      { path: 'status', message: `${from} → ${to} is not allowed; allowed from: ${allowedFrom.join(', ')}` },
+    ]);
+  }
+}
+
+/** Reports from the provider must name the message the provider gave us when it was sent. */
+function assertSameMessage(state: ExistingState, providerMessageId: string): void {
+  if (state.provider_message_id !== providerMessageId) {
+    throw new DomainError('provider_message_mismatch', 'The report is for another provider message', [
+      { path: 'provider_message_id', message: `expected ${state.provider_message_id}` },
+    ]);
+  }
+}
+
+/** Opens and clicks only exist for a message that was sent (sent or delivered). */
+function assertInteractive(state: ExistingState, providerMessageId: string): void {
+  if (state.status !== 'sent' && state.status !== 'delivered') {
+    throw new DomainError('interaction_not_allowed', `A ${state.status} notification cannot be opened or clicked`, [
+      { path: 'status', message: `interactions need sent or delivered, not ${state.status}` },
+    ]);
+  }
+  assertSameMessage(state, providerMessageId);
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}

@@ -1,0 +1,239 @@
+/**
+ * The embedded bus (no server): the same work-queue semantics as the JetStream adapter, in memory.
+ * Nothing survives the process, so it suits tests, development and single-process deployments.
+ */
+import {
+  consumeDefaults,
+  DEAD_LETTER_HEADERS,
+  deadLetterSubject,
+  DEFAULT_DUPLICATE_WINDOW_MS,
+  DEFAULT_SUBJECT_PREFIX,
+  encodePublish,
+  filtersOverlap,
+  runHandler,
+  settleOnce,
+  subjectMatches,
+  validateConsume,
+  type ConsumeOptions,
+  type Consumer,
+  type Handler,
+  type MessageBus,
+} from './message-bus.js';
+
+export interface InProcessBusOptions {
+  subjectPrefix?: string;
+  duplicateWindowMs?: number;
+  /** Where errors that cannot be thrown to a caller go (a settle failing). Default: console.error. */
+  onError?: (error: unknown, context: string) => void;
+}
+
+interface Stored {
+  id: string;
+  subject: string;
+  json: string;
+  headers: Record<string, string>;
+  deliveries: number;
+  /** held: a handler has it; delayed: waiting for its backoff. */
+  state: 'ready' | 'held' | 'delayed';
+}
+
+interface Worker {
+  free: number;
+  inFlight: Set<Promise<void>>;
+  run(message: Stored): Promise<void>;
+}
+
+/** A durable: outlives its workers, like a JetStream durable consumer. */
+interface Group {
+  subjects: string[];
+  workers: Worker[];
+  next: number;
+}
+
+export function createInProcessBus(options: InProcessBusOptions = {}): MessageBus {
+  const prefix = options.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX;
+  const windowMs = options.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS;
+  const onError = options.onError ?? ((error, context) => console.error(`[in-process bus] ${context}`, error));
+  // Work-queue storage: a message stays here, in publish order, until acked or dead-lettered.
+  const stored: Stored[] = [];
+  // msgId -> expiry; insertion order is expiry order since the window is constant.
+  const seen = new Map<string, number>();
+  const groups = new Map<string, Group>();
+  const timers = new Set<NodeJS.Timeout>();
+  const stops = new Set<() => Promise<void>>();
+  let closed = false;
+  let closing: Promise<void> | undefined;
+  let pumpScheduled = false;
+
+  function store(subject: string, json: string, headers: Record<string, string>, id: string): boolean {
+    const now = Date.now();
+    for (const [key, expiry] of seen) {
+      if (expiry > now) break;
+      seen.delete(key);
+    }
+    if (seen.has(id)) return false;
+    seen.set(id, now + windowMs);
+    stored.push({ id, subject, json, headers, deliveries: 0, state: 'ready' });
+    schedulePump();
+    return true;
+  }
+
+  function remove(message: Stored): void {
+    const index = stored.indexOf(message);
+    if (index >= 0) stored.splice(index, 1);
+  }
+
+  // Deliver from a microtask, so publish() and settles never run handlers synchronously.
+  function schedulePump(): void {
+    if (pumpScheduled || closed) return;
+    pumpScheduled = true;
+    queueMicrotask(() => {
+      pumpScheduled = false;
+      pump();
+    });
+  }
+
+  function pump(): void {
+    for (const group of groups.values()) {
+      // A snapshot: handlers start synchronously and may ack (splice) or publish (push) meanwhile.
+      for (const message of [...stored]) {
+        if (message.state !== 'ready' || !group.subjects.some((f) => subjectMatches(f, message.subject))) continue;
+        const worker = takeWorker(group);
+        if (!worker) break;
+        message.state = 'held';
+        message.deliveries += 1;
+        worker.free -= 1;
+        const done = worker.run(message).finally(() => {
+          worker.free += 1;
+          worker.inFlight.delete(done);
+          schedulePump();
+        });
+        worker.inFlight.add(done);
+      }
+    }
+  }
+
+  /** Round robin over the group's workers that have a free slot. */
+  function takeWorker(group: Group): Worker | undefined {
+    for (let i = 0; i < group.workers.length; i++) {
+      const worker = group.workers[(group.next + i) % group.workers.length];
+      if (worker && worker.free > 0) {
+        group.next = (group.next + i + 1) % group.workers.length;
+        return worker;
+      }
+    }
+    return undefined;
+  }
+
+  function redeliverLater(message: Stored, delayMs: number): void {
+    if (delayMs === 0) {
+      message.state = 'ready';
+      schedulePump();
+      return;
+    }
+    message.state = 'delayed';
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      message.state = 'ready';
+      schedulePump();
+    }, delayMs);
+    timer.unref(); // a pending retry must not keep the process alive
+    timers.add(timer);
+  }
+
+  function ensureOpen(): void {
+    if (closed) throw new Error('The bus is closed');
+  }
+
+  return {
+    subjectPrefix: prefix,
+
+    deadLetterSubject: (subject) => deadLetterSubject(prefix, subject),
+
+    async publish(subject, data, publishOptions) {
+      ensureOpen();
+      const json = encodePublish(prefix, subject, data, publishOptions);
+      const fresh = store(subject, json, { ...publishOptions.headers }, publishOptions.msgId);
+      return { duplicate: !fresh };
+    },
+
+    async consume<T>(consumeOptions: ConsumeOptions, handler: Handler<T>): Promise<Consumer> {
+      ensureOpen();
+      validateConsume(consumeOptions);
+      const { durable, subjects } = consumeOptions;
+      // Same rule as a JetStream work-queue stream: one durable per subject, or who would get the message?
+      for (const [name, other] of groups) {
+        const clash = other.subjects.find((a) => subjects.some((b) => filtersOverlap(a, b)));
+        if (name !== durable && clash) throw new Error(`Filter of durable '${durable}' overlaps '${name}' (${clash})`);
+      }
+      const group = groups.get(durable) ?? { subjects, workers: [], next: 0 };
+      group.subjects = [...subjects];
+      groups.set(durable, group);
+      const limits = {
+        maxDeliver: consumeOptions.maxDeliver ?? consumeDefaults.maxDeliver,
+        backoffMs: consumeOptions.backoffMs ?? consumeDefaults.backoffMs,
+      };
+
+      const worker: Worker = {
+        free: consumeOptions.concurrency ?? consumeDefaults.concurrency,
+        inFlight: new Set(),
+        run: (stored) => {
+          const message = settleOnce<T>(
+            {
+              id: stored.id,
+              subject: stored.subject,
+              data: JSON.parse(stored.json) as T,
+              headers: { ...stored.headers },
+              deliveryCount: stored.deliveries,
+            },
+            {
+              ack: async () => remove(stored),
+              nak: async (delayMs) => redeliverLater(stored, delayMs),
+              deadLetter: async (reason) => {
+                remove(stored);
+                store(
+                  deadLetterSubject(prefix, stored.subject),
+                  stored.json,
+                  {
+                    ...stored.headers,
+                    [DEAD_LETTER_HEADERS.reason]: reason,
+                    [DEAD_LETTER_HEADERS.subject]: stored.subject,
+                    [DEAD_LETTER_HEADERS.deliveryCount]: String(stored.deliveries),
+                  },
+                  `dead:${stored.id}`,
+                );
+              },
+            },
+          );
+          return runHandler(message, handler, limits, onError);
+        },
+      };
+      group.workers.push(worker);
+      schedulePump();
+
+      let stopping: Promise<void> | undefined;
+      const stop = (): Promise<void> =>
+        (stopping ??= (async () => {
+          group.workers = group.workers.filter((w) => w !== worker);
+          await Promise.all(worker.inFlight);
+          stops.delete(stop);
+        })());
+      stops.add(stop);
+      return { stop };
+    },
+
+    async ping() {
+      ensureOpen();
+    },
+
+    close() {
+      closing ??= (async () => {
+        closed = true; // refuse new work at once; in-flight handlers may still settle
+        await Promise.all([...stops].map((stop) => stop()));
+        for (const timer of timers) clearTimeout(timer);
+        timers.clear();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,242 @@
+/**
+ * The bus on NATS JetStream: one work-queue stream (`<prefix>.>`, file storage) holds every job until a
+ * durable pull consumer acks it; the stream's duplicate window de-duplicates on Nats-Msg-Id.
+ *
+ * Retry policy lives in the client (runHandler): a failure naks with the caller's backoff. The server's
+ * own `backoff` is not used because it replaces ack_wait, so a slow but healthy handler would get a
+ * duplicate delivery after backoff[0]. Server max_deliver is unlimited because, in a work-queue stream,
+ * a message that reaches it stays stored and is never delivered again: a silently stuck job. The client
+ * dead-letters instead, even a message whose earlier deliveries never finished (see runHandler).
+ */
+import { connect, headers as natsHeaders, nanos, type MsgHdrs } from '@nats-io/transport-node';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerUpdateConfig,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import {
+  consumeDefaults,
+  DEAD_LETTER_HEADERS,
+  deadLetterSubject,
+  DEFAULT_DUPLICATE_WINDOW_MS,
+  DEFAULT_SUBJECT_PREFIX,
+  encodePublish,
+  runHandler,
+  settleOnce,
+  validateConsume,
+  type BusMessage,
+  type ConsumeOptions,
+  type Consumer,
+  type Handler,
+  type MessageBus,
+} from './message-bus.js';
+
+export interface JetStreamBusOptions {
+  servers: string | string[];
+  streamName?: string;
+  subjectPrefix?: string;
+  duplicateWindowMs?: number;
+  /** Connection name shown by the server (monitoring). */
+  name?: string;
+  /** Where errors that cannot be thrown to a caller go (a settle failing, the connection dying). Default: console.error. */
+  onError?: (error: unknown, context: string) => void;
+}
+
+export const DEFAULT_STREAM_NAME = 'COMM_JOBS';
+
+export async function createJetStreamBus(options: JetStreamBusOptions): Promise<MessageBus> {
+  const stream = options.streamName ?? DEFAULT_STREAM_NAME;
+  const prefix = options.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX;
+  const onError = options.onError ?? ((error, context) => console.error(`[jetstream bus] ${context}`, error));
+  // Reconnect forever: a NATS restart must look like a pause to the service, not a crash.
+  const nc = await connect({ servers: options.servers, name: options.name ?? 'comm-bus', maxReconnectAttempts: -1 });
+  void nc.closed().then((error) => error && onError(error, 'connection closed'));
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  try {
+    await ensureStream(jsm, stream, prefix, options.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS);
+  } catch (error) {
+    await nc.close();
+    throw error;
+  }
+
+  const stops = new Set<() => Promise<void>>();
+  let closing: Promise<void> | undefined;
+
+  async function publishDeadLetter(m: JsMsg, id: string, reason: string): Promise<void> {
+    const h = natsHeaders();
+    for (const [key, value] of Object.entries(userHeaders(m.headers))) h.set(key, value);
+    h.set(DEAD_LETTER_HEADERS.reason, reason);
+    h.set(DEAD_LETTER_HEADERS.subject, m.subject);
+    h.set(DEAD_LETTER_HEADERS.deliveryCount, String(m.info.deliveryCount));
+    // The msgID makes a retry after a crash between this publish and the ack harmless.
+    await js.publish(deadLetterSubject(prefix, m.subject), m.data, { msgID: `dead:${id}`, headers: h });
+  }
+
+  function toBusMessage<T>(m: JsMsg, data: T): BusMessage<T> {
+    const id = m.headers?.get('Nats-Msg-Id') || String(m.seq);
+    return settleOnce<T>(
+      { id, subject: m.subject, data, headers: userHeaders(m.headers), deliveryCount: m.info.deliveryCount },
+      {
+        // ackAck: resolve only once the server has the ack, so "acked" means it will not come back.
+        ack: async () => void (await m.ackAck()),
+        nak: async (delayMs) => (delayMs > 0 ? m.nak(delayMs) : m.nak()),
+        deadLetter: async (reason) => {
+          await publishDeadLetter(m, id, reason);
+          await m.ackAck();
+        },
+      },
+    );
+  }
+
+  return {
+    subjectPrefix: prefix,
+
+    deadLetterSubject: (subject) => deadLetterSubject(prefix, subject),
+
+    async publish(subject, data, publishOptions) {
+      if (closing) throw new Error('The bus is closed');
+      const json = encodePublish(prefix, subject, data, publishOptions);
+      const h = natsHeaders();
+      for (const [key, value] of Object.entries(publishOptions.headers ?? {})) h.set(key, value);
+      const ack = await js.publish(subject, json, { msgID: publishOptions.msgId, headers: h });
+      return { duplicate: ack.duplicate };
+    },
+
+    async consume<T>(consumeOptions: ConsumeOptions, handler: Handler<T>): Promise<Consumer> {
+      if (closing) throw new Error('The bus is closed');
+      validateConsume(consumeOptions);
+      const { durable, subjects } = consumeOptions;
+      const limits = {
+        maxDeliver: consumeOptions.maxDeliver ?? consumeDefaults.maxDeliver,
+        backoffMs: consumeOptions.backoffMs ?? consumeDefaults.backoffMs,
+      };
+      const ackWaitMs = consumeOptions.ackWaitMs ?? consumeDefaults.ackWaitMs;
+      const concurrency = consumeOptions.concurrency ?? consumeDefaults.concurrency;
+      await ensureConsumer(jsm, stream, durable, {
+        ack_wait: nanos(ackWaitMs),
+        max_deliver: -1,
+        // Exactly one of the two may be set; undefined removes the other one on update.
+        filter_subject: subjects.length === 1 ? subjects[0] : undefined,
+        filter_subjects: subjects.length === 1 ? undefined : subjects,
+      });
+      const messages = await (await js.consumers.get(stream, durable)).consume({ max_messages: concurrency });
+
+      const inFlight = new Set<Promise<void>>();
+      let stopping = false;
+      const handle = async (m: JsMsg): Promise<void> => {
+        // Keep the delivery alive while the handler works, so ack_wait only matters if this process dies.
+        const keepAlive = setInterval(() => m.working(), Math.max(1_000, ackWaitMs / 2));
+        keepAlive.unref();
+        try {
+          let data: T;
+          try {
+            data = m.json<T>();
+          } catch (error) {
+            const message = toBusMessage<T>(m, undefined as T);
+            return await message.deadLetter(`Undecodable JSON: ${String(error)}`);
+          }
+          await runHandler(toBusMessage(m, data), handler, limits, onError);
+        } catch (error) {
+          onError(error, `handling ${m.subject}`);
+        } finally {
+          clearInterval(keepAlive);
+        }
+      };
+      const loop = (async () => {
+        for await (const m of messages) {
+          while (inFlight.size >= concurrency) await Promise.race(inFlight);
+          if (stopping) {
+            m.nak(); // fetched but not started: hand it straight back to another consumer
+            continue;
+          }
+          const done: Promise<void> = handle(m).finally(() => inFlight.delete(done));
+          inFlight.add(done);
+        }
+      })().catch((error: unknown) => onError(error, `consumer ${durable}`));
+
+      let stopped: Promise<void> | undefined;
+      const stop = (): Promise<void> =>
+        (stopped ??= (async () => {
+          stopping = true;
+          await messages.close().catch((error: unknown) => onError(error, `closing consumer ${durable}`));
+          await loop;
+          await Promise.all(inFlight);
+          stops.delete(stop);
+        })());
+      stops.add(stop);
+      return { stop };
+    },
+
+    async ping() {
+      // Checks the connection, JetStream and our stream at once.
+      await jsm.streams.info(stream);
+    },
+
+    close() {
+      closing ??= (async () => {
+        await Promise.all([...stops].map((stop) => stop()));
+        await nc.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+async function ensureStream(jsm: JetStreamManager, name: string, prefix: string, windowMs: number): Promise<void> {
+  if (await exists(() => jsm.streams.info(name), JetStreamApiCodes.StreamNotFound)) return;
+  await jsm.streams.add({
+    name,
+    subjects: [`${prefix}.>`],
+    // Work queue: a job is stored until one consumer acks it, even if no consumer exists yet.
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    duplicate_window: nanos(windowMs),
+  });
+}
+
+async function ensureConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  durable: string,
+  config: Partial<ConsumerUpdateConfig>,
+): Promise<void> {
+  if (await exists(() => jsm.consumers.info(stream, durable), JetStreamApiCodes.ConsumerNotFound)) {
+    // A deploy may change the filter or ack wait of an existing durable.
+    await jsm.consumers.update(stream, durable, config);
+    return;
+  }
+  await jsm.consumers.add(stream, {
+    ...config,
+    durable_name: durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+  });
+}
+
+async function exists(info: () => Promise<unknown>, notFoundCode: number): Promise<boolean> {
+  try {
+    await info();
+    return true;
+  } catch (error) {
+    if (error instanceof JetStreamApiError && error.code === notFoundCode) return false;
+    throw error;
+  }
+}
+
+/** Headers as the port shows them: Nats-* ones are JetStream's own. */
+function userHeaders(h: MsgHdrs | undefined): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [key, values] of h ?? []) {
+    if (!key.toLowerCase().startsWith('nats-')) result[key] = values[values.length - 1] ?? '';
+  }
+  return result;
+}

@@ -1,0 +1,137 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from './env.js';
+import { formatZodIssues } from './format-issues.js';
+
+/**
+ * The spec's configuration files in COMM_CONFIG_DIR: platforms.json, notifications.json and templates/*.json.
+ * All are optional; a file that exists must be valid. Unknown keys inside a platform or provider entry are kept
+ * (vendors add fields), unknown top-level platforms are refused (a typo would silently disable a platform).
+ */
+
+const baseUrl = z.url({ protocol: /^https?$/ }).optional();
+const secret = z.string().min(1);
+
+const platformsSchema = z
+  .object({
+    facebook: z.looseObject({
+      app_id: z.string().min(1).optional(),
+      app_secret: secret.optional(),
+      page_id: z.string().min(1),
+      access_token: secret.optional(),
+      api_version: z.string().regex(/^v\d+\.\d+$/, 'must look like v18.0').default('v18.0'),
+      base_url: baseUrl,
+    }),
+    instagram: z.looseObject({
+      business_account_id: z.string().min(1),
+      access_token: secret.optional(),
+      base_url: baseUrl,
+    }),
+    twitter: z.looseObject({
+      api_key: secret.optional(),
+      api_secret: secret.optional(),
+      access_token: secret.optional(),
+      access_token_secret: secret.optional(),
+      base_url: baseUrl,
+    }),
+    google_business: z.looseObject({
+      account_id: z.string().min(1).optional(),
+      location_id: z.string().min(1).optional(),
+      base_url: baseUrl,
+    }),
+    linkedin: z.looseObject({
+      organization_id: z.string().min(1).optional(),
+      access_token: secret.optional(),
+      base_url: baseUrl,
+    }),
+  })
+  .partial()
+  .strict();
+
+const emailSchema = z.looseObject({
+  provider: z.enum(['sendgrid', 'mailjet', 'smtp']),
+  from_email: z.email(),
+  from_name: z.string().default('Le Vieux Moulin'),
+  base_url: baseUrl,
+});
+const smsSchema = z.looseObject({
+  provider: z.enum(['twilio', 'ovh']),
+  from_number: z.string().min(1),
+  base_url: baseUrl,
+});
+const pushSchema = z.looseObject({
+  provider: z.enum(['webpush', 'fcm']),
+  base_url: baseUrl,
+});
+
+const notificationsSchema = z
+  .object({
+    email: emailSchema.extend({ secondary: emailSchema.optional() }),
+    sms: smsSchema.extend({ secondary: smsSchema.optional() }),
+    push: pushSchema.extend({ secondary: pushSchema.optional() }),
+  })
+  .partial()
+  .strict();
+
+export const templateSchema = z
+  .object({
+    subject: z.string().optional(),
+    body_html: z.string().optional(),
+    body_text: z.string().optional(),
+    sms: z.string().optional(),
+    push: z.looseObject({ title: z.string(), body: z.string() }).optional(),
+  })
+  .strict()
+  .refine((t) => t.body_html ?? t.body_text ?? t.sms ?? t.push, 'a template needs body_html, body_text, sms or push');
+
+const templateFileSchema = z.record(z.string().regex(/^[a-z0-9_-]+$/i, 'template ids are letters, digits, _ and -'), templateSchema);
+
+export type PlatformsConfig = z.infer<typeof platformsSchema>;
+export type NotificationsConfig = z.infer<typeof notificationsSchema>;
+export type TemplateDefinition = z.infer<typeof templateSchema>;
+
+export interface ConfigFiles {
+  platforms: PlatformsConfig;
+  notifications: NotificationsConfig;
+  templates: Record<string, TemplateDefinition>;
+}
+
+export async function loadConfigFiles(configDir: string): Promise<ConfigFiles> {
+  const platforms = await loadJsonFile(join(configDir, 'platforms.json'), platformsSchema, {});
+  const notifications = await loadJsonFile(join(configDir, 'notifications.json'), notificationsSchema, {});
+  const templates: Record<string, TemplateDefinition> = {};
+  const templateDir = join(configDir, 'templates');
+  for (const file of (await listJsonFiles(templateDir)).sort()) {
+    Object.assign(templates, await loadJsonFile(join(templateDir, file), templateFileSchema, {}));
+  }
+  return { platforms, notifications, templates };
+}
+
+async function loadJsonFile<S extends z.ZodType>(path: string, schema: S, fallback: z.input<S>): Promise<z.output<S>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return schema.parse(fallback);
+    throw new ConfigError(`Cannot read ${path}: ${(error as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  const result = schema.safeParse(json);
+  if (!result.success) throw new ConfigError(`Invalid ${path}:\n${formatZodIssues(result.error.issues)}`);
+  return result.data;
+}
+
+async function listJsonFiles(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).filter((name) => name.endsWith('.json'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new ConfigError(`Cannot read ${dir}: ${(error as Error).message}`);
+  }
+}

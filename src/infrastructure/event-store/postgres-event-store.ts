@@ -1,0 +1,368 @@
+import type { SqlClient } from '../database/sql-client.js';
+import {
+  EventIdConflictError,
+  WrongExpectedRevisionError,
+  type AppendOptions,
+  type AppendResult,
+  type EventData,
+  type EventFilter,
+  type EventStore,
+  type EventSubscription,
+  type ExpectedRevision,
+  type Position,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type SubscribeOptions,
+} from './event-store.js';
+import {
+  EVENTS_CHANNEL,
+  EVENT_ID_CONFLICT_SQLSTATE,
+  WRONG_EXPECTED_REVISION_SQLSTATE,
+  eventStoreSchemaSql,
+} from './postgres-event-store-schema.js';
+
+/**
+ * The event store on PostgreSQL (a server through pg.Pool, or embedded PGlite: the same SQL runs on both).
+ *
+ * Global order is (transaction_id, global_position), and readers only see rows whose transaction is older than
+ * every transaction still running (transaction_id < xmin of the current snapshot). A bigserial alone is not enough:
+ * its values become visible at commit, out of order, and a reader that moved past a lower value still in flight
+ * would skip that event forever. The price: one long open transaction anywhere on the server holds readers back.
+ */
+
+export interface PostgresEventStoreOptions {
+  /** How often a waiting subscription looks again without a wake-up (fenced events appear without any NOTIFY). */
+  pollIntervalMs?: number;
+}
+
+export type PostgresEventStore = EventStore & { migrate(): Promise<void> };
+
+export async function createPostgresEventStore(
+  sql: SqlClient,
+  options: PostgresEventStoreOptions = {},
+): Promise<PostgresEventStore> {
+  const store = new PgEventStore(sql, options.pollIntervalMs ?? 250);
+  await store.migrate();
+  return store;
+}
+
+const DEFAULT_BATCH_SIZE = 500;
+// Serialises migrations of concurrent processes: CREATE ... IF NOT EXISTS / OR REPLACE race with each other.
+const MIGRATION_LOCK_KEY = 7_305_411_902;
+
+interface EventRow {
+  global_position: string;
+  commit_position: string;
+  event_id: string;
+  stream_id: string;
+  stream_revision: string;
+  type: string;
+  data: unknown;
+  metadata: RecordedEvent['metadata'];
+  created_at: Date | string;
+}
+
+// Not "transaction_id::text AS transaction_id": ORDER BY would then sort by the text alias (so '999' > '1000').
+const EVENT_COLUMNS = `global_position, transaction_id::text AS commit_position, event_id, stream_id, stream_revision,
+  type, data, metadata, created_at`;
+
+// Everything older than the oldest running transaction is committed (or rolled back) for good.
+const FENCE = 'transaction_id < pg_snapshot_xmin(pg_current_snapshot())';
+
+class PgEventStore implements PostgresEventStore {
+  // Wake-up signal for waiting subscriptions: bumped by local appends and by NOTIFY from other processes.
+  private generation = 0;
+  private readonly wakers = new Set<() => void>();
+  private readonly subscriptions = new Set<PgSubscription>();
+  private listening: Promise<(() => Promise<void>) | undefined> | undefined;
+  private notifying: Promise<void> | undefined;
+  private notifyAgain = false;
+  private closed = false;
+
+  constructor(
+    private readonly sql: SqlClient,
+    private readonly pollIntervalMs: number,
+  ) {}
+
+  async migrate(): Promise<void> {
+    await this.sql.transaction(async (tx) => {
+      await tx.query(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`);
+      await tx.query(eventStoreSchemaSql);
+    });
+  }
+
+  async append(streamId: string, events: EventData[], options: AppendOptions): Promise<AppendResult> {
+    const expected = options.expectedRevision;
+    const [kind, revision] = expectation(expected);
+    if (events.length === 0) throw new RangeError(`Stream ${streamId}: an append needs at least one event`);
+    const ids = events.map((e) => e.id);
+    if (new Set(ids).size !== ids.length) throw new EventIdConflictError(streamId, duplicates(ids));
+    const payload = JSON.stringify(events.map((e) => ({ id: e.id, type: e.type, data: e.data, metadata: e.metadata })));
+    const call = () =>
+      this.sql.query<{ o_revision: string; o_commit: string; o_prepare: string }>(
+        'SELECT o_revision, o_commit, o_prepare FROM es_append($1, $2, $3, $4::jsonb)',
+        [streamId, kind, revision, payload],
+      );
+
+    let result;
+    try {
+      result = await call().catch((error: unknown) => {
+        // The same ids were inserted by a concurrent append that committed after our duplicate check: run again,
+        // and the check now sees them (a retry of the same append succeeds, anything else is a conflict).
+        if (isEventIdViolation(error)) return call();
+        throw error;
+      });
+    } catch (error) {
+      throw toTypedError(error, streamId, expected, ids);
+    }
+    const row = result.rows[0]!;
+    this.wake();
+    this.announce();
+    return {
+      nextExpectedRevision: Number(row.o_revision),
+      position: { commit: BigInt(row.o_commit), prepare: BigInt(row.o_prepare) },
+    };
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    // Not fenced: a command handler must read its own stream's latest committed state.
+    const result = await this.sql.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM es_events
+        WHERE stream_id = $1 AND stream_revision >= $2
+        ORDER BY stream_revision LIMIT $3`,
+      [streamId, options.fromRevision ?? 0, limitOf(options.maxCount)],
+    );
+    return result.rows.map(toRecordedEvent);
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    const after = options.after === undefined || options.after === 'start' ? null : options.after;
+    const params: unknown[] = [after?.commit.toString() ?? '0', after?.prepare.toString() ?? '0'];
+    const conditions = filterConditions(options.filter, params);
+    params.push(limitOf(options.maxCount));
+    const result = await this.sql.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM es_events
+        WHERE ${FENCE} AND (transaction_id, global_position) > ($1::xid8, $2::bigint) ${conditions}
+        ORDER BY transaction_id, global_position LIMIT $${params.length}`,
+      params,
+    );
+    return result.rows.map(toRecordedEvent);
+  }
+
+  async headPosition(): Promise<Position | null> {
+    const result = await this.sql.query<{ commit_position: string; global_position: string }>(
+      `SELECT transaction_id::text AS commit_position, global_position FROM es_events
+        WHERE ${FENCE} ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+    );
+    const row = result.rows[0];
+    return row ? { commit: BigInt(row.commit_position), prepare: BigInt(row.global_position) } : null;
+  }
+
+  subscribe(options: SubscribeOptions = {}): EventSubscription {
+    const subscription = new PgSubscription(this, options, this.pollIntervalMs);
+    if (this.closed) void subscription.close();
+    else {
+      this.subscriptions.add(subscription);
+      this.startListening();
+    }
+    return subscription;
+  }
+
+  async ping(): Promise<void> {
+    await this.sql.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    const stop = await this.listening?.catch(() => undefined);
+    this.listening = undefined;
+    await stop?.().catch(() => undefined);
+    await this.notifying;
+  }
+
+  // --- used by subscriptions ---
+
+  get wakeGeneration(): number {
+    return this.generation;
+  }
+
+  /** Resolves on the next wake-up; the returned function cancels the wait. */
+  onWake(callback: () => void): () => void {
+    this.wakers.add(callback);
+    return () => this.wakers.delete(callback);
+  }
+
+  forget(subscription: PgSubscription): void {
+    this.subscriptions.delete(subscription);
+  }
+
+  private wake(): void {
+    this.generation++;
+    const callbacks = [...this.wakers];
+    this.wakers.clear();
+    for (const callback of callbacks) callback();
+  }
+
+  /**
+   * Tells other processes that events were appended: at most one NOTIFY in flight, and one more after it if appends
+   * happened meanwhile. Not inside the append itself (see the schema). Lost if the process dies right after a commit;
+   * the other processes' poll covers that.
+   */
+  private announce(): void {
+    if (this.notifying) {
+      this.notifyAgain = true;
+      return;
+    }
+    this.notifying = (async () => {
+      do {
+        this.notifyAgain = false;
+        await this.sql.query(`SELECT pg_notify('${EVENTS_CHANNEL}', '')`).catch(() => undefined);
+      } while (this.notifyAgain && !this.closed);
+      this.notifying = undefined;
+    })();
+  }
+
+  /** One LISTEN per store, opened with the first subscription; without it, polling still delivers. */
+  private startListening(): void {
+    if (this.listening) return;
+    this.listening = this.sql.listen(EVENTS_CHANNEL, () => this.wake()).then(
+      async (stop) => {
+        if (!this.closed) return stop;
+        await stop().catch(() => undefined);
+        return undefined;
+      },
+      () => undefined,
+    );
+  }
+}
+
+/**
+ * Catch-up subscription: reads batches from its checkpoint until it is at the head, then waits for a wake-up or the
+ * poll interval, whichever comes first. Never yields an empty batch; ends once closed.
+ */
+class PgSubscription implements EventSubscription {
+  private closed = false;
+  private cancelWait: (() => void) | undefined;
+  private reading: Promise<unknown> = Promise.resolve();
+  private position: Position | 'start';
+  private readonly batchSize: number;
+
+  constructor(
+    private readonly store: PgEventStore,
+    private readonly options: SubscribeOptions,
+    private readonly pollIntervalMs: number,
+  ) {
+    this.position = options.after ?? 'start';
+    this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<RecordedEvent[]> {
+    try {
+      while (!this.closed) {
+        // Remember the signal before reading: a wake-up during the read means "look again", not "sleep".
+        const generation = this.store.wakeGeneration;
+        const read = this.store.readAll({ after: this.position, maxCount: this.batchSize, filter: this.options.filter });
+        this.reading = read.catch(() => undefined);
+        const batch = await read;
+        if (this.closed) return;
+        if (batch.length > 0) {
+          this.position = batch[batch.length - 1]!.position;
+          yield batch;
+          if (batch.length === this.batchSize) continue;
+        }
+        if (this.store.wakeGeneration === generation) await this.waitForWake();
+      }
+    } finally {
+      this.closed = true;
+      this.store.forget(this);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.cancelWait?.();
+    this.store.forget(this);
+    // Let an in-flight read finish, so the caller may close the SqlClient right after.
+    await this.reading;
+  }
+
+  private waitForWake(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        unsubscribe();
+        this.cancelWait = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, this.pollIntervalMs);
+      const unsubscribe = this.store.onWake(done);
+      this.cancelWait = done;
+    });
+  }
+}
+
+function expectation(expected: ExpectedRevision): [kind: string, revision: number | null] {
+  if (typeof expected === 'number') {
+    if (!Number.isSafeInteger(expected) || expected < 0) {
+      throw new RangeError(`expected revision must be a revision (integer >= 0), got ${expected}`);
+    }
+    return ['exact', expected];
+  }
+  if (expected === 'any' || expected === 'no_stream' || expected === 'stream_exists') return [expected, null];
+  throw new RangeError(`unknown expected revision ${String(expected)}`);
+}
+
+/** Appends SQL conditions for the filter, pushing their parameters; '' when there is nothing to filter. */
+function filterConditions(filter: EventFilter | undefined, params: unknown[]): string {
+  if (!filter) return '';
+  const parts: string[] = [];
+  const add = (column: string, values: string[] | undefined) => {
+    if (!values) return;
+    params.push(values);
+    parts.push(`${column} = ANY ($${params.length}::text[])`);
+  };
+  add('stream_id', filter.streams);
+  add('category', filter.categories);
+  add('type', filter.eventTypes);
+  return parts.map((p) => `AND ${p}`).join(' ');
+}
+
+/** LIMIT NULL means no limit. */
+function limitOf(maxCount: number | undefined): number | null {
+  return maxCount === undefined ? null : Math.max(0, Math.floor(maxCount));
+}
+
+function isEventIdViolation(error: unknown): boolean {
+  const { code, constraint, message } = error as { code?: string; constraint?: string; message?: string };
+  return code === '23505' && (constraint === 'es_events_event_id_key' || (message ?? '').includes('es_events_event_id_key'));
+}
+
+/** es_append reports a mismatch through its own SQLSTATEs, with the details in DETAIL. */
+function toTypedError(error: unknown, streamId: string, expected: ExpectedRevision, ids: string[]): unknown {
+  const { code, detail = '' } = error as { code?: string; detail?: string };
+  if (code === WRONG_EXPECTED_REVISION_SQLSTATE) {
+    return new WrongExpectedRevisionError(streamId, expected, detail === 'no_stream' ? 'no_stream' : Number(detail));
+  }
+  if (code === EVENT_ID_CONFLICT_SQLSTATE) return new EventIdConflictError(streamId, detail.split(','));
+  if (isEventIdViolation(error)) return new EventIdConflictError(streamId, ids);
+  return error;
+}
+
+function duplicates(ids: string[]): string[] {
+  return [...new Set(ids.filter((id, index) => ids.indexOf(id) !== index))];
+}
+
+function toRecordedEvent(row: EventRow): RecordedEvent {
+  return {
+    id: row.event_id,
+    type: row.type,
+    streamId: row.stream_id,
+    revision: Number(row.stream_revision),
+    position: { commit: BigInt(row.commit_position), prepare: BigInt(row.global_position) },
+    data: row.data,
+    metadata: row.metadata,
+    createdAt: row.created_at instanceof Date ? row.created_at : new Date(row.created_at),
+  };
+}

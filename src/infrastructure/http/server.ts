@@ -1,0 +1,68 @@
+import { randomUUID } from 'node:crypto';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Kysely } from 'kysely';
+import type { ApiKeyStore } from '../auth/api-keys.js';
+import type { Logger } from '../logging/logger.js';
+import { installAuthentication } from './authentication.js';
+import { installErrorHandlers } from './error-handler.js';
+import { installIdempotency, type IdempotencyTable } from './idempotency.js';
+
+export type HttpServer = FastifyInstance;
+
+export interface ServerOptions {
+  logger: Logger;
+  apiKeys: ApiKeyStore;
+  db: Kysely<IdempotencyTable>;
+  version: string;
+}
+
+/** Fastify with zod validation, OpenAPI at /docs, API-key auth, Idempotency-Key and the error catalogue. */
+export async function createHttpServer(options: ServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    // One line per failed request is logged by the error handler; a line per request would cost throughput.
+    disableRequestLogging: true,
+    bodyLimit: 1024 * 1024,
+    genReqId: (request) => {
+      const given = request.headers['x-correlation-id'];
+      return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+    },
+    requestIdHeader: false,
+    routerOptions: { maxParamLength: 200 },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installErrorHandlers(app);
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.header('x-correlation-id', request.id);
+    return payload;
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Le Vieux Moulin — communication module',
+        description: 'Social publishing, notifications, menu sync and campaigns. Errors: {error, message, details[]}.',
+        version: options.version,
+      },
+      components: {
+        securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'API key: Authorization: Bearer <key>' } },
+      },
+      security: [{ apiKey: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  // The docs are public: they describe the contract, not data.
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/docs')) route.config = { ...(route.config ?? {}), public: true };
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } });
+
+  installAuthentication(app, options.apiKeys);
+  installIdempotency(app, options.db);
+  return app;
+}

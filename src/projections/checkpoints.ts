@@ -1,0 +1,95 @@
+import { sql, type Kysely } from 'kysely';
+import type { Migration } from 'kysely/migration';
+import type { Position } from '../infrastructure/event-store/event-store.js';
+
+/** One row per projection: the position of the last event it applied (null before the first). */
+export interface CheckpointsTable {
+  projection_checkpoints: {
+    name: string;
+    commit_position: string | null;
+    prepare_position: string | null;
+    events_applied: string;
+    last_event_at: Date | null;
+    updated_at: Date;
+  };
+}
+
+export const checkpointMigrations: Record<string, Migration> = {
+  '0003_projection_checkpoints': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('projection_checkpoints')
+        .ifNotExists()
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('commit_position', sql`numeric(20)`)
+        .addColumn('prepare_position', sql`numeric(20)`)
+        .addColumn('events_applied', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('last_event_at', 'timestamptz')
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+    },
+  },
+};
+
+export interface Checkpoint {
+  position: Position | null;
+  eventsApplied: number;
+  lastEventAt: Date | null;
+}
+
+type Row = CheckpointsTable['projection_checkpoints'];
+
+export function toCheckpoint(row: Pick<Row, 'commit_position' | 'prepare_position' | 'events_applied' | 'last_event_at'>): Checkpoint {
+  return {
+    position:
+      row.commit_position === null || row.prepare_position === null
+        ? null
+        : { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) },
+    eventsApplied: Number(row.events_applied),
+    lastEventAt: row.last_event_at,
+  };
+}
+
+export async function ensureCheckpoint(db: Kysely<any>, name: string): Promise<void> {
+  await typed(db)
+    .insertInto('projection_checkpoints')
+    .values({ name, commit_position: null, prepare_position: null, events_applied: '0', last_event_at: null, updated_at: new Date() })
+    .onConflict((oc) => oc.column('name').doNothing())
+    .execute();
+}
+
+export async function readCheckpoint(db: Kysely<any>, name: string, forUpdate = false): Promise<Checkpoint> {
+  let query = typed(db).selectFrom('projection_checkpoints').select(['commit_position', 'prepare_position', 'events_applied', 'last_event_at']).where('name', '=', name);
+  if (forUpdate) query = query.forUpdate();
+  const row = await query.executeTakeFirst();
+  return row ? toCheckpoint(row) : { position: null, eventsApplied: 0, lastEventAt: null };
+}
+
+export async function readAllCheckpoints(db: Kysely<any>): Promise<Map<string, Checkpoint>> {
+  const rows = await typed(db).selectFrom('projection_checkpoints').selectAll().execute();
+  return new Map(rows.map((row) => [row.name, toCheckpoint(row)]));
+}
+
+export async function writeCheckpoint(db: Kysely<any>, name: string, checkpoint: Checkpoint): Promise<void> {
+  await typed(db)
+    .updateTable('projection_checkpoints')
+    .set({
+      commit_position: checkpoint.position ? checkpoint.position.commit.toString() : null,
+      prepare_position: checkpoint.position ? checkpoint.position.prepare.toString() : null,
+      events_applied: String(checkpoint.eventsApplied),
+      last_event_at: checkpoint.lastEventAt,
+      updated_at: new Date(),
+    })
+    .where('name', '=', name)
+    .execute();
+}
+
+export function samePosition(a: Position | null, b: Position | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.commit === b.commit && a.prepare === b.prepare;
+}
+
+/** Callers hold a Kysely of their own database type (or a transaction); these functions only touch this table. */
+function typed(db: Kysely<any>): Kysely<CheckpointsTable> {
+  return db as Kysely<CheckpointsTable>;
+}

@@ -1,0 +1,5 @@
+import { campaignsProjection } from './campaigns/campaigns-projection.js';
+import type { Projection } from './projection.js';
+
+/** Every projection of the service, in the order their migrations run. */
+export const projections: Projection[] = [campaignsProjection];

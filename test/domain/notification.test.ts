@@ -1,0 +1,448 @@
+import { describe, expect, it } from 'vitest';
+import { fold } from '../../src/domain/decider.js';
+import {
+  MAX_NOTIFICATION_ERROR_LENGTH,
+  notificationDecider,
+  notificationErrorClasses,
+  notificationEvents,
+  notificationRequestSchema,
+  recipientProblem,
+  suppressionCauses,
+  type NotificationChannel,
+  type NotificationCommand,
+  type NotificationEvent,
+  type NotificationRequest,
+  type NotificationState,
+} from '../../src/domain/notification.js';
+import { expectConformToCatalogue, given, randomGenerator, randomWalk, recording, run } from './given-when-then.js';
+
+const notification_id = 'c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f';
+const campaign_id = '3f1c2b8e-5d4a-4c9b-8f2e-1a2b3c4d5e6f';
+const NOW = '2025-04-20T10:00:00.000Z';
+const SENT_AT = '2025-04-20T10:00:02.000Z';
+const LATER = '2025-04-20T11:00:00.000Z';
+const MESSAGE_ID = 'sg_msg_0001';
+
+const request: NotificationRequest = notificationRequestSchema.parse({
+  template_id: 'promotional_email',
+  recipient: 'marie.dupont@example.fr',
+  channel: 'email',
+  data: { promo_title: 'Menu de printemps', customer: { first_name: 'Marie' } },
+  campaign_id,
+});
+
+const decider = recording(notificationDecider);
+
+// ---- events -------------------------------------------------------------------------------------------------------
+
+const requested = (changes: Partial<NotificationRequest> = {}): NotificationEvent => ({
+  type: 'NotificationRequested',
+  data: { notification_id, ...request, campaign_id, requested_at: NOW, ...changes } as Extract<
+    NotificationEvent,
+    { type: 'NotificationRequested' }
+  >['data'],
+});
+const sent: NotificationEvent = {
+  type: 'NotificationSent',
+  data: { notification_id, provider: 'sendgrid', provider_message_id: MESSAGE_ID, sent_at: SENT_AT },
+};
+const delivered = (delivered_at = LATER): NotificationEvent => ({
+  type: 'NotificationDelivered',
+  data: { notification_id, provider_message_id: MESSAGE_ID, delivered_at },
+});
+const sendFailed: NotificationEvent = {
+  type: 'NotificationFailed',
+  data: {
+    notification_id,
+    reason: 'send_failed',
+    error_class: 'validation',
+    message: 'invalid from address',
+    provider: 'sendgrid',
+    provider_message_id: null,
+    failed_at: LATER,
+  },
+};
+const bounced: NotificationEvent = {
+  type: 'NotificationFailed',
+  data: {
+    notification_id,
+    reason: 'delivery_failed',
+    error_class: 'bounced',
+    message: 'mailbox does not exist',
+    provider: 'sendgrid',
+    provider_message_id: MESSAGE_ID,
+    failed_at: LATER,
+  },
+};
+const suppressed: NotificationEvent = {
+  type: 'NotificationFailed',
+  data: { notification_id, reason: 'suppressed', cause: 'consent_withdrawn', failed_at: NOW },
+};
+const opened = (first_open: boolean, opened_at = LATER): NotificationEvent => ({
+  type: 'NotificationOpened',
+  data: { notification_id, provider_message_id: MESSAGE_ID, opened_at, first_open },
+});
+const clicked = (first_click: boolean, clicked_at = LATER): NotificationEvent => ({
+  type: 'NotificationClicked',
+  data: { notification_id, provider_message_id: MESSAGE_ID, url: 'https://levieuxmoulin.fr/reserver', clicked_at, first_click },
+});
+
+const history = {
+  pending: [requested()],
+  sent: [requested(), sent],
+  delivered: [requested(), sent, delivered()],
+  sendFailed: [requested(), sendFailed],
+  bounced: [requested(), sent, bounced],
+  suppressed: [requested(), suppressed],
+};
+
+// ---- commands -----------------------------------------------------------------------------------------------------
+
+const requestIt = (r: NotificationRequest = request): NotificationCommand => ({
+  type: 'RequestNotification',
+  notification_id,
+  request: r,
+  now: NOW,
+});
+const recordSent = (provider_message_id = MESSAGE_ID): NotificationCommand => ({
+  type: 'RecordNotificationSent',
+  notification_id,
+  provider: 'sendgrid',
+  provider_message_id,
+  sent_at: SENT_AT,
+  now: SENT_AT,
+});
+const recordDelivered = (provider_message_id = MESSAGE_ID, delivered_at?: string): NotificationCommand => ({
+  type: 'RecordNotificationDelivered',
+  notification_id,
+  provider_message_id,
+  delivered_at,
+  now: LATER,
+});
+const recordFailed = (
+  changes: Partial<Extract<NotificationCommand, { type: 'RecordNotificationFailed' }>> = {},
+): NotificationCommand => ({
+  type: 'RecordNotificationFailed',
+  notification_id,
+  error_class: 'bounced',
+  message: 'mailbox does not exist',
+  provider: 'sendgrid',
+  now: LATER,
+  ...changes,
+});
+const recordOpened = (provider_message_id = MESSAGE_ID, opened_at?: string): NotificationCommand => ({
+  type: 'RecordNotificationOpened',
+  notification_id,
+  provider_message_id,
+  opened_at,
+  now: LATER,
+});
+const recordClicked = (provider_message_id = MESSAGE_ID): NotificationCommand => ({
+  type: 'RecordNotificationClicked',
+  notification_id,
+  provider_message_id,
+  url: 'https://levieuxmoulin.fr/reserver',
+  now: LATER,
+});
+const suppress: NotificationCommand = { type: 'SuppressNotification', notification_id, cause: 'consent_withdrawn', now: NOW };
+
+const stateOf = (events: NotificationEvent[]) => {
+  const state = fold(notificationDecider, events);
+  if (state.status === 'none') throw new Error('no notification');
+  return state;
+};
+
+// ---- tests --------------------------------------------------------------------------------------------------------
+
+describe('RequestNotification', () => {
+  it('records a pending notification', () => {
+    given(decider).when(requestIt()).then([requested()]);
+    expect(stateOf(history.pending)).toMatchObject({
+      status: 'pending',
+      recipient: request.recipient,
+      channel: 'email',
+      sent_at: null,
+      open_count: 0,
+      click_count: 0,
+    });
+  });
+
+  it('records a null campaign when none is given', () => {
+    const r = { ...request, campaign_id: undefined };
+    given(decider)
+      .when(requestIt(r))
+      .then([{ type: 'NotificationRequested', data: { notification_id, ...r, campaign_id: null, requested_at: NOW } }]);
+  });
+
+  it.each<[NotificationChannel, string]>([
+    ['email', 'marie.dupont@example.fr'],
+    ['sms', '+33612345678'],
+    ['push', 'fcm:dGhpcyBpcyBhIHRva2Vu'],
+    ['push', '{"endpoint":"https://push.example.com/abc","keys":{"p256dh":"x","auth":"y"}}'],
+  ])('accepts a %s recipient %s', (channel, recipient) => {
+    given(decider)
+      .when(requestIt({ ...request, channel, recipient }))
+      .then([requested({ channel, recipient })]);
+  });
+
+  it.each<[NotificationChannel, string]>([
+    ['email', 'marie.dupont@'],
+    ['email', '+33612345678'],
+    ['sms', '0612345678'],
+    ['sms', '+33 6 12 34 56 78'],
+    ['sms', 'marie.dupont@example.fr'],
+    ['push', '   '],
+    ['push', 'x'.repeat(8_193)],
+  ])('refuses a %s recipient %j', (channel, recipient) => {
+    given(decider)
+      .when(requestIt({ ...request, channel, recipient }))
+      .thenThrows('invalid_recipient', [{ path: 'recipient' }]);
+  });
+
+  it('explains what a recipient must be, per channel', () => {
+    expect(recipientProblem('sms', '0612345678')).toMatch(/E\.164/);
+    expect(recipientProblem('email', 'nope')).toMatch(/email/);
+    expect(recipientProblem('push', '')).toMatch(/push/);
+  });
+
+  it('refuses a notification that already exists', () => {
+    given(decider, history.pending).when(requestIt()).thenThrows('notification_already_exists');
+  });
+});
+
+describe('a notification that does not exist', () => {
+  it.each<NotificationCommand>([recordSent(), recordDelivered(), recordFailed(), recordOpened(), recordClicked(), suppress])(
+    'cannot take $type',
+    (command) => {
+      given(decider).when(command).thenThrows('notification_not_found');
+    },
+  );
+});
+
+describe('RecordNotificationSent', () => {
+  it('marks a pending notification sent, with the provider and its message id', () => {
+    given(decider, history.pending).when(recordSent()).then([sent]);
+    expect(stateOf(history.sent)).toMatchObject({
+      status: 'sent',
+      provider: 'sendgrid',
+      provider_message_id: MESSAGE_ID,
+      sent_at: SENT_AT,
+    });
+  });
+
+  it.each(['sent', 'delivered', 'bounced'] as const)('records nothing when the same message is reported again (%s)', (state) => {
+    given(decider, history[state]).when(recordSent()).then([]);
+  });
+
+  it('refuses another message for a notification already sent', () => {
+    given(decider, history.sent)
+      .when(recordSent('sg_msg_0002'))
+      .thenThrows('notification_already_sent', [{ path: 'provider_message_id' }]);
+  });
+
+  it.each(['sendFailed', 'suppressed'] as const)('cannot send a notification that failed before sending (%s)', (state) => {
+    given(decider, history[state]).when(recordSent()).thenThrows('invalid_transition', [{ path: 'status' }]);
+  });
+});
+
+describe('RecordNotificationDelivered', () => {
+  it('marks a sent notification delivered, at the time the provider gives', () => {
+    given(decider, history.sent).when(recordDelivered(MESSAGE_ID, '2025-04-20T10:00:05Z')).then([delivered('2025-04-20T10:00:05Z')]);
+    expect(stateOf(history.delivered)).toMatchObject({ status: 'delivered', delivered_at: LATER });
+  });
+
+  it('uses now when the provider gives no time', () => {
+    given(decider, history.sent).when(recordDelivered()).then([delivered(LATER)]);
+  });
+
+  it('records nothing when the delivery is reported again', () => {
+    given(decider, history.delivered).when(recordDelivered()).then([]);
+  });
+
+  it('refuses a report for another provider message', () => {
+    given(decider, history.sent)
+      .when(recordDelivered('sg_msg_other'))
+      .thenThrows('provider_message_mismatch', [{ path: 'provider_message_id', message: `expected ${MESSAGE_ID}` }]);
+  });
+
+  it.each(['pending', 'bounced', 'sendFailed', 'suppressed'] as const)('cannot deliver a %s notification', (state) => {
+    given(decider, history[state]).when(recordDelivered()).thenThrows('invalid_transition');
+  });
+});
+
+describe('RecordNotificationFailed', () => {
+  it('fails a pending notification the provider refused: send_failed, no message id', () => {
+    given(decider, history.pending)
+      .when(recordFailed({ error_class: 'validation', message: 'invalid from address' }))
+      .then([sendFailed]);
+    expect(stateOf(history.sendFailed)).toMatchObject({ status: 'failed', failure: { reason: 'send_failed', error_class: 'validation' } });
+  });
+
+  it('fails a sent notification that bounced: delivery_failed, with its message id', () => {
+    given(decider, history.sent).when(recordFailed()).then([bounced]);
+    given(decider, history.sent).when(recordFailed({ provider_message_id: MESSAGE_ID })).then([bounced]);
+    expect(stateOf(history.bounced)).toMatchObject({ status: 'failed', sent_at: SENT_AT, failure: { reason: 'delivery_failed' } });
+  });
+
+  it('refuses a bounce for another provider message', () => {
+    given(decider, history.sent)
+      .when(recordFailed({ provider_message_id: 'sg_msg_other' }))
+      .thenThrows('provider_message_mismatch');
+  });
+
+  it('cuts a long message', () => {
+    const [event] = given(decider, history.sent)
+      .when(recordFailed({ message: 'y'.repeat(10_000) }))
+      .then([{ ...bounced, data: { ...bounced.data, message: `${'y'.repeat(MAX_NOTIFICATION_ERROR_LENGTH - 1)}…` } } as NotificationEvent]);
+    expect(event?.type === 'NotificationFailed' && 'message' in event.data && event.data.message).toHaveLength(
+      MAX_NOTIFICATION_ERROR_LENGTH,
+    );
+  });
+
+  it.each(['sendFailed', 'bounced', 'suppressed'] as const)('records nothing once the notification has failed (%s): the first failure stands', (state) => {
+    given(decider, history[state]).when(recordFailed({ error_class: 'transient' })).then([]);
+  });
+
+  it('cannot fail a delivered notification', () => {
+    given(decider, history.delivered).when(recordFailed()).thenThrows('invalid_transition', [{ path: 'status' }]);
+  });
+});
+
+describe('RecordNotificationOpened', () => {
+  it('records the first open of a sent notification, without changing its status', () => {
+    given(decider, history.sent).when(recordOpened()).then([opened(true)]);
+    expect(stateOf([...history.sent, opened(true)])).toMatchObject({ status: 'sent', first_opened_at: LATER, open_count: 1 });
+  });
+
+  it('records an open of a delivered notification, which stays delivered', () => {
+    given(decider, history.delivered).when(recordOpened(MESSAGE_ID, '2025-04-20T10:30:00Z')).then([opened(true, '2025-04-20T10:30:00Z')]);
+    expect(stateOf([...history.delivered, opened(true)]).status).toBe('delivered');
+  });
+
+  it('records later opens too, not as first: they are counted but the first open time stays', () => {
+    const events = [...history.delivered, opened(true, '2025-04-20T10:30:00.000Z')];
+    given(decider, events).when(recordOpened()).then([opened(false)]);
+    expect(stateOf([...events, opened(false)])).toMatchObject({
+      first_opened_at: '2025-04-20T10:30:00.000Z',
+      open_count: 2,
+      status: 'delivered',
+    });
+  });
+
+  it.each(['pending', 'sendFailed', 'bounced', 'suppressed'] as const)('is refused for a %s notification', (state) => {
+    given(decider, history[state]).when(recordOpened()).thenThrows('interaction_not_allowed', [{ path: 'status' }]);
+  });
+
+  it('refuses an open of another provider message', () => {
+    given(decider, history.sent).when(recordOpened('sg_msg_other')).thenThrows('provider_message_mismatch');
+  });
+});
+
+describe('RecordNotificationClicked', () => {
+  it('records the first click, without changing the status', () => {
+    given(decider, history.delivered).when(recordClicked()).then([clicked(true)]);
+    expect(stateOf([...history.delivered, clicked(true)])).toMatchObject({
+      status: 'delivered',
+      first_clicked_at: LATER,
+      click_count: 1,
+    });
+  });
+
+  it('does not count a click as an open', () => {
+    expect(stateOf([...history.sent, clicked(true)])).toMatchObject({ first_opened_at: null, open_count: 0, click_count: 1 });
+    given(decider, [...history.sent, clicked(true)]).when(recordOpened()).then([opened(true)]);
+  });
+
+  it('records later clicks, not as first', () => {
+    const events = [...history.sent, opened(true), clicked(true, SENT_AT)];
+    given(decider, events).when(recordClicked()).then([clicked(false)]);
+    expect(stateOf([...events, clicked(false)])).toMatchObject({ first_clicked_at: SENT_AT, click_count: 2, status: 'sent' });
+  });
+
+  it.each(['pending', 'sendFailed', 'bounced', 'suppressed'] as const)('is refused for a %s notification', (state) => {
+    given(decider, history[state]).when(recordClicked()).thenThrows('interaction_not_allowed');
+  });
+
+  it('refuses a click on another provider message', () => {
+    given(decider, history.delivered).when(recordClicked('sg_msg_other')).thenThrows('provider_message_mismatch');
+  });
+});
+
+describe('SuppressNotification', () => {
+  it.each(suppressionCauses)('fails a pending notification with reason suppressed (%s)', (cause) => {
+    given(decider, history.pending)
+      .when({ ...suppress, cause })
+      .then([{ type: 'NotificationFailed', data: { notification_id, reason: 'suppressed', cause, failed_at: NOW } }]);
+    expect(stateOf(history.suppressed)).toMatchObject({
+      status: 'failed',
+      failure: { reason: 'suppressed', cause: 'consent_withdrawn' },
+    });
+  });
+
+  it('records nothing when suppressed again', () => {
+    given(decider, history.suppressed).when(suppress).then([]);
+  });
+
+  it.each(['sent', 'delivered', 'bounced'] as const)('is too late once the notification was sent (%s)', (state) => {
+    given(decider, history[state]).when(suppress).thenThrows(state === 'bounced' ? 'invalid_transition' : 'notification_already_sent');
+  });
+
+  it('cannot suppress a notification that failed to send', () => {
+    given(decider, history.sendFailed).when(suppress).thenThrows('invalid_transition');
+  });
+});
+
+describe('notification events', () => {
+  it('every event the decider emits parses with its catalogue schema', () => {
+    const journey = run(notificationDecider, [requestIt(), recordSent(), recordDelivered(), recordOpened(), recordClicked()]);
+    const suppressedJourney = run(notificationDecider, [requestIt(), suppress]);
+    const bouncedJourney = run(notificationDecider, [requestIt(), recordSent(), recordFailed()]);
+    const all = [...journey, ...suppressedJourney, ...bouncedJourney, ...decider.emitted];
+    expect(new Set(all.map((e) => e.type))).toEqual(new Set(Object.keys(notificationEvents)));
+    expect(new Set(all.flatMap((e) => (e.type === 'NotificationFailed' ? [e.data.reason] : [])))).toEqual(
+      new Set(['send_failed', 'delivery_failed', 'suppressed']),
+    );
+    expectConformToCatalogue(notificationEvents, all);
+  });
+});
+
+describe('random command sequences', () => {
+  const kinds = ['sent', 'sent', 'delivered', 'delivered', 'failed', 'opened', 'opened', 'clicked', 'suppress'] as const;
+  const order = { none: 0, pending: 1, sent: 2, delivered: 3, failed: 3 } as const;
+
+  it.each([1, 2, 3, 4])('keep the invariants (seed %i, 100 notifications)', (seed) => {
+    const random = randomGenerator(seed);
+    const next = (state: NotificationState): NotificationCommand => {
+      if (state.status === 'none') return requestIt();
+      const id = random.pick([MESSAGE_ID, MESSAGE_ID, MESSAGE_ID, 'sg_msg_other']);
+      switch (random.pick(kinds)) {
+        case 'sent':
+          return recordSent(id);
+        case 'delivered':
+          return recordDelivered(id);
+        case 'failed':
+          return recordFailed({ error_class: random.pick(notificationErrorClasses), provider_message_id: random.int(2) ? id : undefined });
+        case 'opened':
+          return recordOpened(id);
+        case 'clicked':
+          return recordClicked(id);
+        case 'suppress':
+          return { ...suppress, cause: random.pick(suppressionCauses) };
+      }
+    };
+    const check = (before: NotificationState, after: NotificationState): void => {
+      expect(order[after.status]).toBeGreaterThanOrEqual(order[before.status]);
+      if (before.status === 'delivered' || before.status === 'failed') expect(after.status).toBe(before.status);
+      if (after.status === 'none') return;
+      if (after.open_count > 0 || after.click_count > 0) expect(after.sent_at).not.toBeNull();
+      if (after.status === 'sent' || after.status === 'delivered') expect(after.provider_message_id).not.toBeNull();
+      // The provider's message id, once known, never changes.
+      if (before.status !== 'none' && before.provider_message_id !== null) {
+        expect(after.provider_message_id).toBe(before.provider_message_id);
+      }
+    };
+    const events = Array.from({ length: 100 }, () => randomWalk(notificationDecider, next, 30, check)).flat();
+    expect(new Set(events.map((e) => e.type))).toEqual(new Set(Object.keys(notificationEvents)));
+    expectConformToCatalogue(notificationEvents, events);
+  });
+});

@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createJetStreamBus } from '../../../src/infrastructure/bus/jetstream-bus.js';
+import type { MessageBus } from '../../../src/infrastructure/bus/message-bus.js';
+import { natsUrl } from '../../support/databases.js';
+import { messageBusContract } from './message-bus-contract.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe.skipIf(!natsUrl)('JetStream bus', () => {
+  // One random stream (and prefix: stream subjects may not overlap) per test file, deleted at the end.
+  const id = randomBytes(5).toString('hex');
+  const streamName = `TEST_BUS_${id}`;
+  const subjectPrefix = `test.bus.${id}`;
+  let admin: NatsConnection;
+  let jsm: JetStreamManager;
+
+  beforeAll(async () => {
+    admin = await connect({ servers: natsUrl });
+    jsm = await jetstreamManager(admin);
+  });
+
+  afterAll(async () => {
+    await jsm.streams.delete(streamName).catch(() => undefined);
+    await admin.close();
+  });
+
+  const newBus = (servers = natsUrl ?? '') => createJetStreamBus({ servers, streamName, subjectPrefix, onError: () => undefined });
+
+  /** Deletes every durable the test made: the stream is shared by the whole file. */
+  async function deleteConsumers(): Promise<void> {
+    for await (const info of jsm.consumers.list(streamName)) await jsm.consumers.delete(streamName, info.name);
+  }
+
+  messageBusContract('jetstream', async () => {
+    // Settle errors are reported, not thrown: a contract run must not have any.
+    const errors: unknown[] = [];
+    const bus = await createJetStreamBus({ servers: natsUrl ?? '', streamName, subjectPrefix, onError: (e) => errors.push(e) });
+    return {
+      bus,
+      async cleanup() {
+        await bus.close();
+        await deleteConsumers();
+        expect(errors).toEqual([]);
+      },
+    };
+  });
+
+  it('creates a file-backed work-queue stream with a 2 minute duplicate window', async () => {
+    const bus = await newBus();
+    const info = await jsm.streams.info(streamName);
+    expect(info.config).toMatchObject({ subjects: [`${subjectPrefix}.>`], retention: 'workqueue', storage: 'file' });
+    expect(info.config.duplicate_window).toBe(120_000_000_000);
+    await bus.close();
+  });
+
+  it('updates an existing durable whose settings changed', async () => {
+    const bus = await newBus();
+    const durable = `upd_${id}`;
+    const a = await bus.consume({ durable, subjects: [`${subjectPrefix}.upd.a`], ackWaitMs: 10_000 }, async () => undefined);
+    await a.stop();
+    const b = await bus.consume({ durable, subjects: [`${subjectPrefix}.upd.b`], ackWaitMs: 20_000 }, async () => undefined);
+    const info = await jsm.consumers.info(streamName, durable);
+    expect(info.config).toMatchObject({ filter_subject: `${subjectPrefix}.upd.b`, ack_wait: 20_000_000_000 });
+    await b.stop();
+    await bus.close();
+    await deleteConsumers();
+  });
+
+  it('fails to start, without hanging, when the server is unreachable', async () => {
+    const port = await freePort();
+    await expect(createJetStreamBus({ servers: `nats://127.0.0.1:${port}` })).rejects.toThrow();
+  });
+
+  it('survives the server going away and resumes consuming after reconnecting', async () => {
+    const proxy = await startProxy(new URL(natsUrl ?? '').port || '4222');
+    const bus = await newBus(`nats://127.0.0.1:${proxy.port}`);
+    const received: number[] = [];
+    const consumer = await bus.consume<number>({ durable: `rc_${id}`, subjects: [`${subjectPrefix}.rc`] }, async (m) => {
+      received.push(m.data);
+    });
+    await bus.publish(`${subjectPrefix}.rc`, 1, { msgId: `rc1-${id}` });
+    await expect.poll(() => received, { timeout: 10_000 }).toEqual([1]);
+
+    await proxy.cut();
+    await sleep(500);
+    await expect(bus.ping()).rejects.toThrow();
+    await proxy.restore();
+
+    // Published from another connection: the consumer must pick it up once reconnected.
+    const other = await newBus();
+    await other.publish(`${subjectPrefix}.rc`, 2, { msgId: `rc2-${id}` });
+    await expect.poll(() => received, { timeout: 20_000, interval: 100 }).toEqual([1, 2]);
+    await expect(bus.ping()).resolves.toBeUndefined();
+
+    await consumer.stop();
+    await Promise.all([bus.close(), other.close()]);
+    await proxy.close();
+    await deleteConsumers();
+  }, 40_000);
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/** A TCP proxy to NATS whose connections we can cut, to play "the server went away" without stopping it. */
+async function startProxy(targetPort: string) {
+  const sockets = new Set<net.Socket>();
+  let server: net.Server | undefined;
+  const port = await freePort();
+  const listen = () =>
+    new Promise<void>((resolve) => {
+      server = net.createServer((client) => {
+        const upstream = net.connect(Number(targetPort), '127.0.0.1');
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on('error', () => undefined);
+          s.on('close', () => {
+            sockets.delete(s);
+            client.destroy();
+            upstream.destroy();
+          });
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+  const stopListening = () => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await listen();
+  return {
+    port,
+    async cut() {
+      const closed = stopListening();
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+    restore: listen,
+    async close() {
+      const closed = stopListening();
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+  };
+}
