@@ -12,7 +12,7 @@ import { rebuildProjection } from '../src/projections/rebuild.js';
 export async function benchRebuild(url: string, events: number): Promise<{ events: number; durationMs: number; eventsPerSecond: number; rows: number }> {
   const sql = await createPostgresClient({ connectionString: url, maxConnections: 16 });
   const store = await createPostgresEventStore(sql);
-  const db = createKysely<any>(sql);
+  const db = createKysely(sql);
   try {
     await migrateToLatest(db, { ...checkpointMigrations, ...campaignsProjection.migrations }, sql.schema);
     const campaigns = Math.ceil(events / 4);

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import type { Kysely } from 'kysely';
 import { registerCampaignCommandRoutes } from './commands/campaign-routes.js';
 import { ensureAdminKey } from './infrastructure/auth/admin-key.js';
 import { ApiKeyStore, apiKeyMigrations } from './infrastructure/auth/api-keys.js';
@@ -7,7 +6,7 @@ import { createMessageBus } from './infrastructure/bus/create-bus.js';
 import type { NamedBus } from './infrastructure/bus/create-bus.js';
 import type { ConfigFiles } from './infrastructure/config/config-files.js';
 import type { Env } from './infrastructure/config/env.js';
-import { createKysely, migrateToLatest } from './infrastructure/database/kysely.js';
+import { createKysely, migrateToLatest, type SharedDatabase } from './infrastructure/database/kysely.js';
 import type { SqlClient } from './infrastructure/database/sql-client.js';
 import type { EventStore } from './infrastructure/event-store/event-store.js';
 import { idempotencyMigrations } from './infrastructure/http/idempotency.js';
@@ -42,7 +41,7 @@ export interface AppOptions {
 export interface App {
   server: FastifyInstance;
   sql: SqlClient;
-  db: Kysely<any>;
+  db: SharedDatabase;
   store: EventStore;
   bus: NamedBus;
   projectors: Projector[];
@@ -69,7 +68,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const bus = options.bus ?? (await createMessageBus(env, logger));
   if (!options.bus) owned.unshift(() => bus.close());
 
-  const db = createKysely<any>(sql);
+  const db = createKysely(sql);
   await migrateToLatest(db, {
     ...apiKeyMigrations,
     ...idempotencyMigrations,

@@ -1,4 +1,5 @@
-import { sql as rawSql, type Kysely } from 'kysely';
+import type { SharedDatabase } from './infrastructure/database/kysely.js';
+import { sql as rawSql } from 'kysely';
 import type { NamedBus } from './infrastructure/bus/create-bus.js';
 import type { SqlClient } from './infrastructure/database/sql-client.js';
 import { comparePositions, formatPosition, type EventStore } from './infrastructure/event-store/event-store.js';
@@ -9,7 +10,7 @@ import type { Projector } from './projections/projector.js';
 
 interface Parts {
   sql: SqlClient;
-  db: Kysely<any>;
+  db: SharedDatabase;
   store: EventStore;
   storeKind: EventStoreKind;
   bus: NamedBus;

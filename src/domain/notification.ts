@@ -1,9 +1,8 @@
-import { z } from 'zod';
 import type { Decider } from './decider.js';
 import { DomainError } from './domain-error.js';
+import { assertInteractive, assertSameMessage, assertTransition, assertValidRecipient, truncate } from './notification-rules.js';
 import {
   MAX_NOTIFICATION_ERROR_LENGTH,
-  MAX_PUSH_TOKEN_LENGTH,
   type NotificationChannel,
   type NotificationErrorClass,
   type NotificationEvent,
@@ -13,6 +12,7 @@ import {
 } from './notification-events.js';
 
 export * from './notification-events.js';
+export { recipientProblem } from './notification-rules.js';
 
 /**
  * Notification: one message (email, SMS or push) to one recipient, from a template (spec "Modèle de données principal").
@@ -41,7 +41,13 @@ export type NotificationCommand =
       sent_at: string;
       now: string;
     }
-  | { type: 'RecordNotificationDelivered'; notification_id: string; provider_message_id: string; delivered_at?: string; now: string }
+  | {
+      type: 'RecordNotificationDelivered';
+      notification_id: string;
+      provider_message_id: string;
+      delivered_at?: string;
+      now: string;
+    }
   | {
       type: 'RecordNotificationFailed';
       notification_id: string;
@@ -130,12 +136,8 @@ function decide(command: NotificationCommand, state: NotificationState): Notific
       if (state.provider_message_id !== null) assertSameMessage(state, command.provider_message_id);
       if (state.status === 'delivered') return [];
       assertTransition(state.status, 'delivered', ['sent']);
-      return [
-        {
-          type: 'NotificationDelivered',
-          data: { notification_id, provider_message_id: command.provider_message_id, delivered_at: command.delivered_at ?? command.now },
-        },
-      ];
+      const { provider_message_id, delivered_at = command.now } = command;
+      return [{ type: 'NotificationDelivered', data: { notification_id, provider_message_id, delivered_at } }];
     }
     case 'RecordNotificationFailed': {
       if (state.status === 'failed') return []; // the first failure stands
@@ -193,7 +195,9 @@ function decide(command: NotificationCommand, state: NotificationState): Notific
         ]);
       }
       assertTransition(state.status, 'failed', ['pending']);
-      return [{ type: 'NotificationFailed', data: { notification_id, reason: 'suppressed', cause: command.cause, failed_at: command.now } }];
+      return [
+        { type: 'NotificationFailed', data: { notification_id, reason: 'suppressed', cause: command.cause, failed_at: command.now } },
+      ];
   }
 }
 
@@ -217,7 +221,10 @@ function evolve(state: NotificationState, event: NotificationEvent): Notificatio
   return evolveExisting(state, event);
 }
 
-function evolveExisting(state: ExistingState, event: Exclude<NotificationEvent, { type: 'NotificationRequested' }>): ExistingState {
+function evolveExisting(
+  state: ExistingState,
+  event: Exclude<NotificationEvent, { type: 'NotificationRequested' }>,
+): ExistingState {
   switch (event.type) {
     case 'NotificationSent': {
       const { provider, provider_message_id, sent_at } = event.data;
@@ -230,65 +237,16 @@ function evolveExisting(state: ExistingState, event: Exclude<NotificationEvent, 
       return { ...state, status: 'failed', failure };
     }
     case 'NotificationOpened':
-      return { ...state, first_opened_at: state.first_opened_at ?? event.data.opened_at, open_count: state.open_count + 1 };
+      return {
+        ...state,
+        first_opened_at: state.first_opened_at ?? event.data.opened_at,
+        open_count: state.open_count + 1,
+      };
     case 'NotificationClicked':
-      return { ...state, first_clicked_at: state.first_clicked_at ?? event.data.clicked_at, click_count: state.click_count + 1 };
+      return {
+        ...state,
+        first_clicked_at: state.first_clicked_at ?? event.data.clicked_at,
+        click_count: state.click_count + 1,
+      };
   }
-}
-
-// ---- rules --------------------------------------------------------------------------------------------------------
-
-const emailSchema = z.email();
-const e164Schema = z.e164();
-
-/** email: an email address; sms: an E.164 number (+33612345678); push: a non-empty subscription/token string. */
-export function recipientProblem(channel: NotificationChannel, recipient: string): string | null {
-  switch (channel) {
-    case 'email':
-      return emailSchema.safeParse(recipient).success ? null : 'must be an email address';
-    case 'sms':
-      return e164Schema.safeParse(recipient).success ? null : 'must be an E.164 phone number, e.g. +33612345678';
-    case 'push':
-      return recipient.trim() !== '' && recipient.length <= MAX_PUSH_TOKEN_LENGTH
-        ? null
-        : `must be a non-empty push subscription or token (at most ${MAX_PUSH_TOKEN_LENGTH} characters)`;
-  }
-}
-
-function assertValidRecipient(channel: NotificationChannel, recipient: string): void {
-  const problem = recipientProblem(channel, recipient);
-  if (problem !== null) {
-    throw new DomainError('invalid_recipient', `Invalid ${channel} recipient`, [{ path: 'recipient', message: problem }]);
-  }
-}
-
-function assertTransition(from: NotificationStatus, to: NotificationStatus, allowedFrom: NotificationStatus[]): void {
-  if (!allowedFrom.includes(from)) {
-    throw new DomainError('invalid_transition', `A ${from} notification cannot become ${to}`, [
-      { path: 'status', message: `${from} → ${to} is not allowed; allowed from: ${allowedFrom.join(', ')}` },
-    ]);
-  }
-}
-
-/** Reports from the provider must name the message the provider gave us when it was sent. */
-function assertSameMessage(state: ExistingState, providerMessageId: string): void {
-  if (state.provider_message_id !== providerMessageId) {
-    throw new DomainError('provider_message_mismatch', 'The report is for another provider message', [
-      { path: 'provider_message_id', message: `expected ${state.provider_message_id}` },
-    ]);
-  }
-}
-
-/** Opens and clicks only exist for a message that was sent (sent or delivered). */
-function assertInteractive(state: ExistingState, providerMessageId: string): void {
-  if (state.status !== 'sent' && state.status !== 'delivered') {
-    throw new DomainError('interaction_not_allowed', `A ${state.status} notification cannot be opened or clicked`, [
-      { path: 'status', message: `interactions need sent or delivered, not ${state.status}` },
-    ]);
-  }
-  assertSameMessage(state, providerMessageId);
-}
-
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

@@ -109,7 +109,10 @@ export const PlatformPublishingStarted = defineEvent(
   z.object({
     publication_id: z.uuid(),
     platform: platformSchema,
-    /** Chosen by the worker; a platform stuck in publishing with an old started_at reveals a crashed worker. */
+    /**
+     * Chosen by the worker, new for each attempt. A platform stuck in publishing with an old started_at reveals a
+     * crashed worker: record that attempt failed (transient, retryable) to have it retried.
+     */
     attempt_id: z.string().min(1).max(100),
     /** 1 for the first attempt. */
     attempt: z.number().int().min(1),

@@ -126,7 +126,10 @@ export function assertDue(state: ExistingState, platform: PlatformState, now: st
   const due = platform.next_attempt_at ?? state.scheduled_time;
   if (Date.parse(now) < Date.parse(due)) {
     throw new DomainError('publication_not_due', `${platform.platform} is not due before ${due}`, [
-      { path: platform.next_attempt_at ? `platforms.${platform.platform}.next_attempt_at` : 'scheduled_time', message: `is ${due}` },
+      {
+        path: platform.next_attempt_at ? `platforms.${platform.platform}.next_attempt_at` : 'scheduled_time',
+        message: `is ${due}`,
+      },
     ]);
   }
 }

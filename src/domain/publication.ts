@@ -178,9 +178,8 @@ function decide(command: PublicationCommand, state: PublicationState): Publicati
           state.platforms.map((p) => ({ path: `platforms.${p.platform}.status`, message: `is ${p.status}` })),
         );
       }
-      return [
-        { type: 'PublicationCanceled', data: { publication_id, platforms: waiting, reason: command.reason ?? '', canceled_at: now } },
-      ];
+      const reason = command.reason ?? '';
+      return [{ type: 'PublicationCanceled', data: { publication_id, platforms: waiting, reason, canceled_at: now } }];
     }
     case 'StartPlatformPublishing': {
       const platform = platformOf(state, command.platform);
@@ -280,7 +279,10 @@ function evolve(state: PublicationState, event: PublicationEvent): PublicationSt
 
 type ExistingState = Exclude<PublicationState, { status: 'none' }>;
 
-function evolveExisting(state: ExistingState, event: Exclude<PublicationEvent, { type: 'PublicationScheduled' }>): ExistingState {
+function evolveExisting(
+  state: ExistingState,
+  event: Exclude<PublicationEvent, { type: 'PublicationScheduled' }>,
+): ExistingState {
   const update = (platform: Platform, change: (p: PlatformState) => PlatformState): ExistingState => ({
     ...state,
     platforms: state.platforms.map((p) => (p.platform === platform ? change(p) : p)),

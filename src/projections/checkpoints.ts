@@ -1,3 +1,4 @@
+import type { SharedDatabase } from '../infrastructure/database/kysely.js';
 import { sql, type Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 import type { Position } from '../infrastructure/event-store/event-store.js';
@@ -16,7 +17,7 @@ export interface CheckpointsTable {
 
 export const checkpointMigrations: Record<string, Migration> = {
   '0003_projection_checkpoints': {
-    async up(db: Kysely<any>) {
+    async up(db: SharedDatabase) {
       await db.schema
         .createTable('projection_checkpoints')
         .ifNotExists()
@@ -50,7 +51,7 @@ export function toCheckpoint(row: Pick<Row, 'commit_position' | 'prepare_positio
   };
 }
 
-export async function ensureCheckpoint(db: Kysely<any>, name: string): Promise<void> {
+export async function ensureCheckpoint(db: SharedDatabase, name: string): Promise<void> {
   await typed(db)
     .insertInto('projection_checkpoints')
     .values({ name, commit_position: null, prepare_position: null, events_applied: '0', last_event_at: null, updated_at: new Date() })
@@ -58,19 +59,19 @@ export async function ensureCheckpoint(db: Kysely<any>, name: string): Promise<v
     .execute();
 }
 
-export async function readCheckpoint(db: Kysely<any>, name: string, forUpdate = false): Promise<Checkpoint> {
+export async function readCheckpoint(db: SharedDatabase, name: string, forUpdate = false): Promise<Checkpoint> {
   let query = typed(db).selectFrom('projection_checkpoints').select(['commit_position', 'prepare_position', 'events_applied', 'last_event_at']).where('name', '=', name);
   if (forUpdate) query = query.forUpdate();
   const row = await query.executeTakeFirst();
   return row ? toCheckpoint(row) : { position: null, eventsApplied: 0, lastEventAt: null };
 }
 
-export async function readAllCheckpoints(db: Kysely<any>): Promise<Map<string, Checkpoint>> {
+export async function readAllCheckpoints(db: SharedDatabase): Promise<Map<string, Checkpoint>> {
   const rows = await typed(db).selectFrom('projection_checkpoints').selectAll().execute();
   return new Map(rows.map((row) => [row.name, toCheckpoint(row)]));
 }
 
-export async function writeCheckpoint(db: Kysely<any>, name: string, checkpoint: Checkpoint): Promise<void> {
+export async function writeCheckpoint(db: SharedDatabase, name: string, checkpoint: Checkpoint): Promise<void> {
   await typed(db)
     .updateTable('projection_checkpoints')
     .set({
@@ -90,6 +91,6 @@ export function samePosition(a: Position | null, b: Position | null): boolean {
 }
 
 /** Callers hold a Kysely of their own database type (or a transaction); these functions only touch this table. */
-function typed(db: Kysely<any>): Kysely<CheckpointsTable> {
+function typed(db: SharedDatabase): Kysely<CheckpointsTable> {
   return db as Kysely<CheckpointsTable>;
 }

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { SharedDatabase } from '../infrastructure/database/kysely.js';
 import { comparePositions, type Position } from '../infrastructure/event-store/event-store.js';
 import { readCheckpoint } from './checkpoints.js';
 import type { Projector } from './projector.js';
@@ -11,7 +11,7 @@ export class ReadPositions {
   private readonly local = new Map<string, Projector>();
 
   constructor(
-    private readonly db: Kysely<any>,
+    private readonly db: SharedDatabase,
     projectors: Projector[],
     private readonly pollIntervalMs = 25,
   ) {

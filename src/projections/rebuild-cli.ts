@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const env = loadEnv();
   const sql = await openSqlClient(env);
   const { store } = await openEventStore(env, sql);
-  const db = createKysely<any>(sql);
+  const db = createKysely(sql);
   try {
     await migrateToLatest(db, { ...checkpointMigrations, ...Object.assign({}, ...projections.map((p) => p.migrations)) }, sql.schema);
     for (const projection of projections.filter((p) => names.length === 0 || names.includes(p.name))) {

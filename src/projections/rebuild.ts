@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { SharedDatabase } from '../infrastructure/database/kysely.js';
 import type { EventStore } from '../infrastructure/event-store/event-store.js';
 import { ensureCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoints.js';
 import type { Projection } from './projection.js';
@@ -14,7 +14,7 @@ export interface RebuildResult {
  * Empties a read model and replays every matching event into it. A live projector of the same projection notices
  * that its checkpoint moved and follows from wherever the rebuild leaves it.
  */
-export async function rebuildProjection(store: EventStore, db: Kysely<any>, projection: Projection, batchSize = 2000): Promise<RebuildResult> {
+export async function rebuildProjection(store: EventStore, db: SharedDatabase, projection: Projection, batchSize = 2000): Promise<RebuildResult> {
   const started = performance.now();
   await ensureCheckpoint(db, projection.name);
   let checkpoint: Checkpoint = { position: null, eventsApplied: 0, lastEventAt: null };

@@ -236,7 +236,7 @@ describe('content events', () => {
 });
 
 describe('random command sequences', () => {
-  it.each([1, 2, 3, 4])('keep the invariants (seed %i, 50 contents)', (seed) => {
+  it.each([1, 2, 3, 4])('keep the invariants (seed %i, 30 contents)', (seed) => {
     const random = randomGenerator(seed);
     const ids = Array.from({ length: 14 }, (_, i) => `v${i}`);
     const next = (state: ContentState): ContentCommand => {
@@ -255,7 +255,7 @@ describe('random command sequences', () => {
       if (before.status === 'archived') expect(after).toEqual(before);
       if (before.status !== 'none') expect(after.version).toBeGreaterThanOrEqual(before.version);
     };
-    const events = Array.from({ length: 50 }, () => randomWalk(contentDecider, next, 80, check)).flat();
+    const events = Array.from({ length: 30 }, () => randomWalk(contentDecider, next, 60, check)).flat();
     expect(new Set(events.map((e) => e.type))).toEqual(new Set(Object.keys(contentEvents)));
     expectConformToCatalogue(contentEvents, events);
   });

@@ -128,7 +128,10 @@ const start = (platform: Platform, attempt = 1, now = DUE): PublicationCommand =
   attempt_id: attemptId(platform, attempt),
   now,
 });
-const recordPublished = (platform: Platform, attempt = 1, post_id = `${platform}_12345`): PublicationCommand => ({
+type PublishedCommand = Extract<PublicationCommand, { type: 'RecordPlatformPublished' }>;
+type FailedCommand = Extract<PublicationCommand, { type: 'RecordPlatformFailed' }>;
+
+const recordPublished = (platform: Platform, attempt = 1, post_id = `${platform}_12345`): PublishedCommand => ({
   type: 'RecordPlatformPublished',
   publication_id,
   platform,
@@ -137,11 +140,7 @@ const recordPublished = (platform: Platform, attempt = 1, post_id = `${platform}
   post_url: `https://${platform}.example.com/posts/12345`,
   now: plus(DUE, 2),
 });
-const recordFailed = (
-  platform: Platform,
-  attempt: number,
-  changes: Partial<Extract<PublicationCommand, { type: 'RecordPlatformFailed' }>> = {},
-): PublicationCommand => ({
+const recordFailed = (platform: Platform, attempt: number, changes: Partial<FailedCommand> = {}): FailedCommand => ({
   type: 'RecordPlatformFailed',
   publication_id,
   platform,

@@ -24,7 +24,7 @@ describe.each(testDatabases())('campaigns projection on $name', (database) => {
   const setup = async () => {
     const sql = await database.create();
     const store = await createPostgresEventStore(sql, { pollIntervalMs: 50 });
-    const db = createKysely<any>(sql);
+    const db = createKysely(sql);
     await migrateToLatest(db, { ...checkpointMigrations, ...campaignsProjection.migrations }, sql.schema);
     cleanups.push(() => store.close());
     const handler = new CommandHandler(store, campaignDecider, campaignEvents);

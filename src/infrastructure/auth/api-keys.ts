@@ -1,3 +1,4 @@
+import type { SharedDatabase } from '../database/kysely.js';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
@@ -41,7 +42,7 @@ export interface ApiKeysTable {
 
 export const apiKeyMigrations: Record<string, Migration> = {
   '0001_api_keys': {
-    async up(db: Kysely<any>) {
+    async up(db: SharedDatabase) {
       await db.schema
         .createTable('api_keys')
         .ifNotExists()

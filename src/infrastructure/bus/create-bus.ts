@@ -10,12 +10,12 @@ export type NamedBus = MessageBus & { readonly kind: BusKind };
 /** NATS JetStream when NATS_URL is set; otherwise the in-process bus (one process, nothing to install). */
 export async function createMessageBus(env: Pick<Env, 'NATS_URL'>, logger: Logger): Promise<NamedBus> {
   if (env.NATS_URL) {
-    const bus = await createJetStreamBus({ servers: env.NATS_URL.split(',') });
+    const bus = await createJetStreamBus({ servers: env.NATS_URL.split(','), onError: (err, context) => logger.error({ err, context }, 'message bus error') });
     logger.info({ servers: env.NATS_URL.split(',').map(redactUrl) }, 'message bus: NATS JetStream');
     return Object.assign(bus, { kind: 'nats-jetstream' as const });
   }
   logger.info('message bus: in-process (set NATS_URL for NATS JetStream)');
-  return Object.assign(createInProcessBus(), { kind: 'in-process' as const });
+  return Object.assign(createInProcessBus({ onError: (err, context) => logger.error({ err, context }, 'message bus error') }), { kind: 'in-process' as const });
 }
 
 /** Credentials in a NATS URL (nats://user:pass@host) never reach a log. */

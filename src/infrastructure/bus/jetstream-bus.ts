@@ -134,7 +134,7 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
       let stopping = false;
       const handle = async (m: JsMsg): Promise<void> => {
         // Keep the delivery alive while the handler works, so ack_wait only matters if this process dies.
-        const keepAlive = setInterval(() => m.working(), Math.max(1_000, ackWaitMs / 2));
+        const keepAlive = setInterval(() => m.working(), Math.max(100, ackWaitMs / 2));
         keepAlive.unref();
         try {
           let data: T;

@@ -3,15 +3,15 @@ import { Migrator, type Migration } from 'kysely/migration';
 import type { SqlClient } from './sql-client.js';
 
 /** Kysely over the same pool as the SqlClient (pg.Pool, or the PGlite lease pool). */
-export function createKysely<DB>(sql: SqlClient): Kysely<DB> {
-  return new Kysely<DB>({ dialect: new PostgresDialect({ pool: sql.pool }) });
+export function createKysely(sql: SqlClient): SharedDatabase {
+  return new Kysely({ dialect: new PostgresDialect({ pool: sql.pool }) });
 }
 
 /**
  * Runs the read-side migrations (read models, API keys, idempotency records, checkpoints).
  * Names sort in the order they must run; each module contributes its own.
  */
-export async function migrateToLatest(db: Kysely<any>, migrations: Record<string, Migration>, schema: string): Promise<void> {
+export async function migrateToLatest(db: SharedDatabase, migrations: Record<string, Migration>, schema: string): Promise<void> {
   // The schema is named so that Kysely's bookkeeping tables in another schema of the same database are not mistaken for ours.
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations }, migrationTableSchema: schema });
   const { error, results } = await migrator.migrateToLatest();
@@ -20,3 +20,10 @@ export async function migrateToLatest(db: Kysely<any>, migrations: Record<string
     throw new Error(`Migration ${failed?.migrationName ?? '(unknown)'} failed: ${(error as Error).message}`);
   }
 }
+
+/**
+ * The read-side database holds tables of several modules (read models, checkpoints, keys, idempotency records).
+ * Code that spans modules takes it untyped; each module narrows it to its own tables.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type SharedDatabase = Kysely<any>;

@@ -1,5 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { asExecutor, runInTransaction, type SqlClient, type SqlExecutor } from './sql-client.js';
 
 /**
@@ -25,7 +25,7 @@ class Mutex {
 }
 
 interface LeasedConnection {
-  query(text: string, params?: unknown[]): Promise<{ rows: any[]; rowCount: number; command: string; fields: unknown[] }>;
+  query(text: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number; command: string; fields: unknown[] }>;
   release(): void;
 }
 
@@ -39,7 +39,7 @@ export async function createPgliteClient(options: PgliteClientOptions = {}): Pro
   const run = async (text: string, params?: unknown[]) => {
     const result = params && params.length > 0 ? await db.query(text, params) : await db.exec(text).then((r) => r.at(-1)!);
     return {
-      rows: result.rows as any[],
+      rows: result.rows as Record<string, unknown>[],
       rowCount: result.rows.length > 0 ? result.rows.length : (result.affectedRows ?? 0),
       command: '',
       fields: result.fields as unknown[],
@@ -85,7 +85,7 @@ export async function createPgliteClient(options: PgliteClientOptions = {}): Pro
     pool,
     query: (text, params) => asExecutor(pool).query(text, params),
     async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-      const connection = (await connect()) as unknown as import('pg').PoolClient;
+      const connection = (await connect()) as unknown as PoolClient;
       try {
         return await runInTransaction(connection, fn);
       } finally {
@@ -93,7 +93,13 @@ export async function createPgliteClient(options: PgliteClientOptions = {}): Pro
       }
     },
     async listen(channel, onNotify) {
-      return db.listen(channel, onNotify);
+      // Under the lease, so LISTEN never lands inside another caller's transaction (a rollback would undo it).
+      const release = await mutex.lock();
+      try {
+        return await db.listen(channel, onNotify);
+      } finally {
+        release();
+      }
     },
     async close() {
       if (!db.closed) await db.close();

@@ -188,7 +188,7 @@ class PgEventStore implements PostgresEventStore {
     return this.generation;
   }
 
-  /** Resolves on the next wake-up; the returned function cancels the wait. */
+  /** Calls back once, on the next wake-up; the returned function cancels that. */
   onWake(callback: () => void): () => void {
     this.wakers.add(callback);
     return () => this.wakers.delete(callback);

@@ -1,3 +1,4 @@
+import type { SharedDatabase } from '../database/kysely.js';
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sql, type Kysely } from 'kysely';
@@ -28,7 +29,7 @@ export interface IdempotencyTable {
 
 export const idempotencyMigrations: Record<string, Migration> = {
   '0002_idempotency_records': {
-    async up(db: Kysely<any>) {
+    async up(db: SharedDatabase) {
       await db.schema
         .createTable('idempotency_records')
         .ifNotExists()

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Kysely } from 'kysely';
 import type { ApiKeyStore } from '../auth/api-keys.js';
@@ -24,7 +24,7 @@ export async function createHttpServer(options: ServerOptions): Promise<FastifyI
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     // One line per failed request is logged by the error handler; a line per request would cost throughput.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     genReqId: (request) => {
       const given = request.headers['x-correlation-id'];

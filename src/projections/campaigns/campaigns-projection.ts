@@ -10,18 +10,19 @@ type Row = CampaignsTable['campaigns'];
  * The campaigns read model: one row per campaign, its current state. A batch is folded in memory and written with
  * one read and one multi-row upsert, which is what makes a 200,000-event rebuild take seconds, not minutes.
  */
-export const campaignsProjection: Projection<CampaignsTable> = {
+export const campaignsProjection: Projection = {
   name: 'campaigns',
   filter: { categories: ['campaign'] },
   migrations: campaignsMigrations,
 
   async reset(trx) {
-    await trx.deleteFrom('campaigns').execute();
+    await (trx as Kysely<CampaignsTable>).deleteFrom('campaigns').execute();
   },
 
   async apply(events, trx) {
     const ids = [...new Set(events.map(campaignIdOf))];
-    const existing = await loadRows(trx, ids);
+    const db = trx as Kysely<CampaignsTable>;
+    const existing = await loadRows(db, ids);
     const touched = new Map<string, Row>();
     for (const event of events) {
       const id = campaignIdOf(event);
@@ -30,7 +31,7 @@ export const campaignsProjection: Projection<CampaignsTable> = {
       if (after) touched.set(id, after);
     }
     if (touched.size === 0) return;
-    await upsertRows(trx, [...touched.values()]);
+    await upsertRows(db, [...touched.values()]);
   },
 };
 

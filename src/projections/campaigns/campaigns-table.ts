@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { SharedDatabase } from '../../infrastructure/database/kysely.js';
 import type { Migration } from 'kysely/migration';
 
 export interface CampaignsTable {
@@ -22,7 +22,7 @@ export interface CampaignsTable {
 
 export const campaignsMigrations: Record<string, Migration> = {
   '0100_campaigns_read_model': {
-    async up(db: Kysely<any>) {
+    async up(db: SharedDatabase) {
       await db.schema
         .createTable('campaigns')
         .ifNotExists()

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJetStreamBus } from '../../../src/infrastructure/bus/jetstream-bus.js';
-import type { MessageBus } from '../../../src/infrastructure/bus/message-bus.js';
+import { DEAD_LETTER_HEADERS, type BusMessage } from '../../../src/infrastructure/bus/message-bus.js';
 import { natsUrl } from '../../support/databases.js';
 import { messageBusContract } from './message-bus-contract.js';
 
@@ -70,6 +71,49 @@ describe.skipIf(!natsUrl)('JetStream bus', () => {
     await deleteConsumers();
   });
 
+  it('keeps a slow handler\'s delivery alive past ack_wait (no duplicate delivery)', async () => {
+    const bus = await newBus();
+    const deliveries: number[] = [];
+    const consumer = await bus.consume({ durable: `slow_${id}`, subjects: [`${subjectPrefix}.slow`], ackWaitMs: 500 }, async (m) => {
+      deliveries.push(m.deliveryCount);
+      await sleep(1_600);
+    });
+    await bus.publish(`${subjectPrefix}.slow`, {}, { msgId: `slow-${id}` });
+    await expect.poll(() => deliveries.length).toBe(1);
+    await sleep(2_000);
+    expect(deliveries).toEqual([1]);
+    await consumer.stop();
+    await bus.close();
+    await deleteConsumers();
+  });
+
+  it('dead-letters, without running the handler, a message whose earlier deliveries never completed', async () => {
+    const durable = `crash_${id}`;
+    const subject = `${subjectPrefix}.crash`;
+    // Two deliveries that are never settled, as if the worker had died twice mid-job.
+    await jsm.consumers.add(streamName, { durable_name: durable, ack_policy: AckPolicy.Explicit, filter_subject: subject, ack_wait: nanos(300) });
+    const bus = await newBus();
+    await bus.publish(subject, { job: 1 }, { msgId: `crash-${id}` });
+    const raw = await jetstream(admin).consumers.get(streamName, durable);
+    for (let i = 0; i < 2; i++) {
+      expect(await raw.next({ expires: 2_000 })).not.toBeNull();
+      await sleep(400);
+    }
+
+    let ran = false;
+    const dead: BusMessage[] = [];
+    const consumers = [
+      await bus.consume({ durable, subjects: [subject], maxDeliver: 2 }, async () => void (ran = true)),
+      await bus.consume({ durable: `crashdead_${id}`, subjects: [bus.deadLetterSubject(subject)] }, async (m) => void dead.push(m)),
+    ];
+    await expect.poll(() => dead.length, { timeout: 10_000 }).toBe(1);
+    expect(dead[0]?.headers).toMatchObject({ [DEAD_LETTER_HEADERS.deliveryCount]: '3', [DEAD_LETTER_HEADERS.subject]: subject });
+    expect(ran).toBe(false);
+    await Promise.all(consumers.map((c) => c.stop()));
+    await bus.close();
+    await deleteConsumers();
+  });
+
   it('fails to start, without hanging, when the server is unreachable', async () => {
     const port = await freePort();
     await expect(createJetStreamBus({ servers: `nats://127.0.0.1:${port}` })).rejects.toThrow();
@@ -84,6 +128,7 @@ describe.skipIf(!natsUrl)('JetStream bus', () => {
     });
     await bus.publish(`${subjectPrefix}.rc`, 1, { msgId: `rc1-${id}` });
     await expect.poll(() => received, { timeout: 10_000 }).toEqual([1]);
+    await expect.poll(async () => (await jsm.consumers.info(streamName, `rc_${id}`)).num_ack_pending).toBe(0);
 
     await proxy.cut();
     await sleep(500);
