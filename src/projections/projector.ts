@@ -124,6 +124,8 @@ export class Projector {
         const batchSize = this.options.batchSize ?? 500;
         if (batch.length < batchSize && this.running) await sleep(this.options.settleMs ?? 20);
       }
+      // The store ended the subscription (closed, or lost): resume after the retry delay, never in a tight loop.
+      if (this.running) throw new Error('event subscription ended');
     } finally {
       this.stopSubscription = null;
       await subscription.close();

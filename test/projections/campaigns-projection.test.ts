@@ -12,7 +12,7 @@ import { Projector } from '../../src/projections/projector.js';
 import { rebuildProjection } from '../../src/projections/rebuild.js';
 import { testDatabases } from '../support/databases.js';
 
-const logger = createLogger('silent');
+const logger = createLogger(process.env.TEST_LOG ? 'info' : 'silent');
 
 describe.each(testDatabases())('campaigns projection on $name', (database) => {
   const cleanups: (() => Promise<void>)[] = [];
@@ -58,7 +58,7 @@ describe.each(testDatabases())('campaigns projection on $name', (database) => {
 
   const startProjector = (s: Awaited<ReturnType<typeof setup>>) => {
     const projector = new Projector(s.store, s.db, campaignsProjection, logger, { batchSize: 7, retryDelayMs: 20 });
-    cleanups.unshift(() => projector.stop());
+    cleanups.push(() => projector.stop());
     return projector;
   };
 
