@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import type { Pool, PoolClient } from 'pg';
 import { asExecutor, runInTransaction, type SqlClient, type SqlExecutor } from './sql-client.js';
@@ -33,6 +34,7 @@ export async function createPgliteClient(options: PgliteClientOptions = {}): Pro
   // Same value shapes as node-postgres: int8, numeric and xid8 as strings, so callers parse them one way.
   const asText = (value: string) => value;
   const parsers = { 20: asText, 1700: asText, 5069: asText };
+  if (options.dataDir) await mkdir(options.dataDir, { recursive: true });
   const db = options.dataDir ? await PGlite.create(options.dataDir, { parsers }) : await PGlite.create({ parsers });
   const mutex = new Mutex();
 
