@@ -41,7 +41,7 @@ export async function benchRebuild(url: string, events: number): Promise<{ event
         }
       }),
     );
-    const result = await rebuildProjection(store, db, campaignsProjection, 2000);
+    const result = await rebuildProjection(store, db, campaignsProjection, Number(process.env.BENCH_BATCH ?? 5000));
     const count = await db.selectFrom('campaigns').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
     return {
       events: result.events,

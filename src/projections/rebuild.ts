@@ -14,7 +14,7 @@ export interface RebuildResult {
  * Empties a read model and replays every matching event into it. A live projector of the same projection notices
  * that its checkpoint moved and follows from wherever the rebuild leaves it.
  */
-export async function rebuildProjection(store: EventStore, db: SharedDatabase, projection: Projection, batchSize = 2000): Promise<RebuildResult> {
+export async function rebuildProjection(store: EventStore, db: SharedDatabase, projection: Projection, batchSize = 5000): Promise<RebuildResult> {
   const started = performance.now();
   await ensureCheckpoint(db, projection.name);
   let checkpoint: Checkpoint = { position: null, eventsApplied: 0, lastEventAt: null };

@@ -114,6 +114,16 @@ describe.each(testDatabases())('campaign API on $name', (database) => {
     expect(badId.status).toBe(400);
     expect(badId.body.details[0].path).toBe('params.id');
 
+    const text = await t.call('POST', '/api/communication/campaigns', { body: 'hello', headers: { 'content-type': 'text/plain' } });
+    expect(text.status).toBe(415);
+    expect(text.body.error).toBe('unsupported_media_type');
+
+    for (const body of ['[]', 'null', '"x"', '{"__proto__": {"admin": true}}', JSON.stringify({ name: 'x'.repeat(100_000) })]) {
+      const response = await t.call('POST', '/api/communication/campaigns', { body });
+      expect(response.status, body.slice(0, 40)).toBe(400);
+      expect(response.body.error).toMatch(/validation_failed|invalid_json/);
+    }
+
     const route = await t.call('GET', '/api/communication/nothing-here');
     expect(route.status).toBe(404);
     expect(route.body.error).toBe('route_not_found');

@@ -5,6 +5,7 @@ import { CommandHandler } from '../../src/commands/command-handler.js';
 import { campaignDecider, campaignEvents, campaignFieldsSchema } from '../../src/domain/campaign.js';
 import { createKysely, migrateToLatest } from '../../src/infrastructure/database/kysely.js';
 import { createPostgresEventStore } from '../../src/infrastructure/event-store/postgres-event-store.js';
+import type { RecordedEvent } from '../../src/infrastructure/event-store/event-store.js';
 import { createLogger } from '../../src/infrastructure/logging/logger.js';
 import { campaignsProjection } from '../../src/projections/campaigns/campaigns-projection.js';
 import { checkpointMigrations, readCheckpoint } from '../../src/projections/checkpoints.js';
@@ -76,6 +77,26 @@ describe.each(testDatabases())('campaigns projection on $name', (database) => {
     expect(byId.get(ids[0]!)).toMatchObject({ status: 'canceled' });
     expect(byId.get(ids[3]!)).toMatchObject({ status: 'draft' });
     expect(byId.get(ids[2]!)).toMatchObject({ status: 'scheduled' });
+  });
+
+  it('writes a batch of more distinct campaigns than one statement can carry', async () => {
+    const s = await setup();
+    const fields = campaignFieldsSchema.parse({ name: 'Lot', start_date: '2026-12-01T10:00:00Z', end_date: '2026-12-20T10:00:00Z' });
+    const batch: RecordedEvent[] = Array.from({ length: 5_000 }, (_, i) => {
+      const id = randomUUID();
+      return {
+        id: randomUUID(),
+        type: 'CampaignCreated',
+        streamId: campaignStreamId(id),
+        revision: 0,
+        position: { commit: 1n, prepare: BigInt(i + 1) },
+        data: { campaign_id: id, ...fields },
+        metadata: { timestamp: '2026-11-20T10:00:00Z' },
+        createdAt: new Date('2026-11-20T10:00:00Z'),
+      };
+    });
+    await s.db.transaction().execute((trx) => campaignsProjection.apply(batch, trx));
+    expect(await s.rows()).toHaveLength(5_000);
   });
 
   it('rebuilds to exactly the same rows', async () => {

@@ -33,6 +33,8 @@ export async function createHttpServer(options: ServerOptions): Promise<FastifyI
     requestIdHeader: false,
     routerOptions: { maxParamLength: 200 },
   });
+  // Commands take JSON only: a text body would otherwise reach validation as a string.
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandlers(app);

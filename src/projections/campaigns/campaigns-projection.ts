@@ -91,6 +91,13 @@ async function upsertRows(trx: Kysely<CampaignsTable>, rows: Row[]): Promise<voi
     success_metrics: JSON.stringify(row.success_metrics),
     channels: JSON.stringify(row.channels),
   }));
+  // PostgreSQL takes at most 65,535 parameters per statement: 14 columns × 2,000 rows stays well below.
+  for (let start = 0; start < values.length; start += 2_000) {
+    await upsertChunk(trx, values.slice(start, start + 2_000));
+  }
+}
+
+async function upsertChunk(trx: Kysely<CampaignsTable>, values: Row[]): Promise<void> {
   await trx
     .insertInto('campaigns')
     .values(values)
