@@ -34,11 +34,13 @@ export interface HandleResult<State> {
   appended: number;
 }
 
-const maxAttempts = 5;
+// Enough for a burst of writers on one stream; the jittered pause spreads them so that they stop colliding.
+const maxAttempts = 10;
 
 /**
  * load stream → decide → append with the expected revision. A concurrent writer makes the append fail with
- * WrongExpectedRevisionError; the command is then decided again on the fresh state, a bounded number of times.
+ * WrongExpectedRevisionError; the command is then decided again on the fresh state, a bounded number of times,
+ * after a short random pause.
  */
 export class CommandHandler<Command, Event extends DomainEvent, State> {
   constructor(
@@ -66,6 +68,7 @@ export class CommandHandler<Command, Event extends DomainEvent, State> {
         const retryable = error instanceof WrongExpectedRevisionError && options.expectedRevision === undefined;
         if (!retryable || attempt >= maxAttempts) throw error;
         assumeNew = false;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
       }
     }
   }

@@ -1,8 +1,9 @@
-import type { SharedDatabase } from '../infrastructure/database/kysely.js';
 import { EventEmitter } from 'node:events';
+import type { SharedDatabase } from '../infrastructure/database/kysely.js';
 import { comparePositions, type EventStore, type Position, type RecordedEvent } from '../infrastructure/event-store/event-store.js';
 import type { Logger } from '../infrastructure/logging/logger.js';
-import { ensureCheckpoint, readCheckpoint, samePosition, writeCheckpoint, type Checkpoint } from './checkpoints.js';
+import { CheckpointFollower } from './checkpoint-follower.js';
+import { readCheckpoint, samePosition, writeCheckpoint, type Checkpoint } from './checkpoints.js';
 import type { Projection } from './projection.js';
 
 export interface ProjectorOptions {
@@ -23,44 +24,27 @@ export interface ProjectorOptions {
  * position this projector started from: if another projector or a rebuild moved it, the batch is dropped and the
  * projector resumes from the stored checkpoint. So two instances never apply the same batch twice.
  */
-export class Projector {
+export class Projector extends CheckpointFollower {
   private readonly progress = new EventEmitter();
-  private checkpoint: Checkpoint = { position: null, eventsApplied: 0, lastEventAt: null };
-  private running = false;
-  private loop: Promise<void> | null = null;
-  private stopSubscription: (() => Promise<void>) | null = null;
-  private lastError: string | null = null;
 
   constructor(
-    private readonly store: EventStore,
-    private readonly db: SharedDatabase,
+    store: EventStore,
+    db: SharedDatabase,
     readonly projection: Projection,
-    private readonly logger: Logger,
+    logger: Logger,
     private readonly options: ProjectorOptions = {},
   ) {
+    super(store, db, logger, {
+      checkpointName: projection.name,
+      filter: projection.filter,
+      batchSize: options.batchSize ?? 500,
+      retryDelayMs: options.retryDelayMs ?? 1000,
+    });
     this.progress.setMaxListeners(0);
   }
 
   get position(): Position | null {
     return this.checkpoint.position;
-  }
-
-  get state(): { checkpoint: Checkpoint; running: boolean; lastError: string | null } {
-    return { checkpoint: this.checkpoint, running: this.running, lastError: this.lastError };
-  }
-
-  async start(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    await ensureCheckpoint(this.db, this.projection.name);
-    this.loop = this.run();
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.stopSubscription?.();
-    await this.loop;
-    this.loop = null;
   }
 
   /** Resolves true once the projection has applied everything up to `position`, false on timeout. */
@@ -84,52 +68,21 @@ export class Projector {
     });
   }
 
+  protected override onCheckpointLoaded(): void {
+    this.progress.emit('progress');
+  }
+
+  protected async handleBatch(batch: RecordedEvent[]): Promise<boolean> {
+    const applied = await applyBatch(this.db, this.projection, this.checkpoint, batch);
+    if (!applied) return false;
+    this.checkpoint = applied;
+    this.progress.emit('progress');
+    if (batch.length < (this.options.batchSize ?? 500) && this.running) await sleep(this.options.settleMs ?? 20);
+    return true;
+  }
+
   private reached(position: Position): boolean {
     return this.checkpoint.position !== null && comparePositions(this.checkpoint.position, position) >= 0;
-  }
-
-  private async run(): Promise<void> {
-    while (this.running) {
-      try {
-        await this.followOnce();
-        this.lastError = null;
-      } catch (error) {
-        this.lastError = (error as Error).message;
-        this.logger.error({ err: error, projection: this.projection.name }, 'projection failed; resuming from its checkpoint');
-        await sleep(this.options.retryDelayMs ?? 1000);
-      }
-    }
-  }
-
-  /** Follows the store until stopped, or until the stored checkpoint moves under it. */
-  private async followOnce(): Promise<void> {
-    this.checkpoint = await readCheckpoint(this.db, this.projection.name);
-    this.progress.emit('progress');
-    const subscription = this.store.subscribe({
-      after: this.checkpoint.position ?? 'start',
-      filter: this.projection.filter,
-      batchSize: this.options.batchSize ?? 500,
-    });
-    this.stopSubscription = () => subscription.close();
-    try {
-      for await (const batch of subscription) {
-        if (!this.running) break;
-        const applied = await applyBatch(this.db, this.projection, this.checkpoint, batch);
-        if (!applied) {
-          this.logger.info({ projection: this.projection.name }, 'checkpoint moved by another writer; resuming from it');
-          return;
-        }
-        this.checkpoint = applied;
-        this.progress.emit('progress');
-        const batchSize = this.options.batchSize ?? 500;
-        if (batch.length < batchSize && this.running) await sleep(this.options.settleMs ?? 20);
-      }
-      // The store ended the subscription (closed, or lost): resume after the retry delay, never in a tight loop.
-      if (this.running) throw new Error('event subscription ended');
-    } finally {
-      this.stopSubscription = null;
-      await subscription.close();
-    }
   }
 }
 

@@ -418,7 +418,7 @@ function events(count: number, type = 'Happened'): EventData[] {
   return Array.from({ length: count }, () => event(type));
 }
 
-function sleep(ms: number): Promise<void> {
+export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
@@ -437,14 +437,14 @@ async function expectWrongRevision(
   expect([wrong.streamId, wrong.expected, wrong.actual]).toEqual([stream, expected, actual]);
 }
 
-function expectIncreasing(events: RecordedEvent[]): void {
+export function expectIncreasing(events: RecordedEvent[]): void {
   for (let i = 1; i < events.length; i++) {
     expect(comparePositions(events[i - 1]!.position, events[i]!.position)).toBe(-1);
   }
 }
 
 /** Retries an assertion for a while: global reads may lag behind writes (fenced on running transactions). */
-async function eventually<T>(check: () => Promise<T>, timeoutMs = 3000): Promise<T> {
+export async function eventually<T>(check: () => Promise<T>, timeoutMs = 3000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

@@ -15,7 +15,7 @@ import {
   type PostgresEventStore,
 } from '../../../src/infrastructure/event-store/postgres-event-store.js';
 import { databaseUrl, postgresDatabase, testDatabases } from '../../support/databases.js';
-import { eventStoreContract } from './event-store-contract.js';
+import { eventStoreContract, eventually, expectIncreasing, sleep } from './event-store-contract.js';
 
 for (const database of testDatabases()) {
   eventStoreContract(`postgres adapter on ${database.name}`, async () => {
@@ -233,28 +233,6 @@ describe.skipIf(!databaseUrl)('PostgresEventStore on PostgreSQL, concurrent conn
 
 function event(type = 'Happened'): EventData {
   return { id: randomUUID(), type, data: { at: Date.now() }, metadata: {} };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function expectIncreasing(events: RecordedEvent[]): void {
-  for (let i = 1; i < events.length; i++) {
-    expect(comparePositions(events[i - 1]!.position, events[i]!.position)).toBe(-1);
-  }
-}
-
-async function eventually<T>(check: () => Promise<T>, timeoutMs = 3000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await sleep(25);
-    }
-  }
 }
 
 function collect(subscription: EventSubscription) {
