@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { registerCampaignCommandRoutes } from './commands/campaign-routes.js';
+import { registerNotificationCommandRoutes, type TemplateDirectory } from './commands/notification-routes.js';
 import { ensureAdminKey } from './infrastructure/auth/admin-key.js';
 import { ApiKeyStore, apiKeyMigrations } from './infrastructure/auth/api-keys.js';
 import { createMessageBus } from './infrastructure/bus/create-bus.js';
@@ -15,6 +16,7 @@ import { registerStatusRoutes } from './infrastructure/http/status-routes.js';
 import type { Logger } from './infrastructure/logging/logger.js';
 import { openEventStore, openSqlClient, type EventStoreKind } from './infrastructure/storage.js';
 import { registerCampaignQueryRoutes } from './projections/campaigns/campaign-query-routes.js';
+import { registerNotificationQueryRoutes } from './projections/notifications/notification-query-routes.js';
 import { checkpointMigrations } from './projections/checkpoints.js';
 import { Projector } from './projections/projector.js';
 import { ReadPositions } from './projections/read-positions.js';
@@ -82,11 +84,14 @@ export async function createApp(options: AppOptions): Promise<App> {
   const projectors = options.projector === false ? [] : projections.map((p) => new Projector(store, db, p, logger));
   const positions = new ReadPositions(db, projectors);
 
+  const templates: TemplateDirectory = { has: async (id) => Object.hasOwn(options.files.templates, id) };
   const server = await createHttpServer({ logger, apiKeys, db, version });
   registerStatusRoutes(server, () => statusComponents({ sql, db, store, storeKind, bus, projectors }), version);
   if (options.api !== false) {
     registerCampaignCommandRoutes(server, store);
     registerCampaignQueryRoutes(server, db, positions);
+    registerNotificationCommandRoutes(server, store, templates);
+    registerNotificationQueryRoutes(server, db, positions);
   }
   await server.ready();
 

@@ -1,5 +1,6 @@
 import { campaignsProjection } from './campaigns/campaigns-projection.js';
+import { notificationsProjection } from './notifications/notifications-projection.js';
 import type { Projection } from './projection.js';
 
 /** Every projection of the service, in the order their migrations run. */
-export const projections: Projection[] = [campaignsProjection];
+export const projections: Projection[] = [campaignsProjection, notificationsProjection];

@@ -7,7 +7,7 @@ import { readCheckpoint, samePosition, writeCheckpoint, type Checkpoint } from '
 /**
  * A reactor turns events into work outside the database: jobs on the message bus, integration events, webhooks.
  * Its effects cannot share a transaction with its checkpoint, so delivery is at-least-once: after a crash the
- * events since the last checkpoint are handled again. Handlers make that harmless (a bus job's msgId is derived from
+ * events since the last checkpoint (at most one batch) are handled again. Handlers make that harmless (a bus job's msgId is derived from
  * the event id, so JetStream drops the repeat).
  */
 export interface ReactorDefinition {
@@ -20,9 +20,13 @@ export interface ReactorDefinition {
 export interface ReactorOptions {
   batchSize?: number;
   retryDelayMs?: number;
+  /** Events of one batch handled at once (default 1: in order). Use more only when order does not matter. */
+  concurrency?: number;
 }
 
 export class Reactor extends CheckpointFollower {
+  private readonly concurrency: number;
+
   constructor(
     store: EventStore,
     db: SharedDatabase,
@@ -36,24 +40,33 @@ export class Reactor extends CheckpointFollower {
       batchSize: options.batchSize ?? 100,
       retryDelayMs: options.retryDelayMs ?? 1000,
     });
+    this.concurrency = options.concurrency ?? 1;
   }
 
   protected async handleBatch(batch: RecordedEvent[]): Promise<boolean> {
     const name = `reactor:${this.definition.name}`;
-    for (const event of batch) {
-      if (!this.running) return true;
-      await this.definition.handle(event);
-      // A checkpoint per event: a crash repeats at most the one event whose effect may already have happened.
-      const next: Checkpoint = { position: event.position, eventsApplied: this.checkpoint.eventsApplied + 1, lastEventAt: event.createdAt };
-      const saved = await this.db.transaction().execute(async (trx) => {
-        const stored = await readCheckpoint(trx, name, true);
-        if (!samePosition(stored.position, this.checkpoint.position)) return false;
-        await writeCheckpoint(trx, name, next);
-        return true;
-      });
-      if (!saved) return false;
-      this.checkpoint = next;
-    }
-    return true;
+    await forEachWithConcurrency(batch, this.concurrency, (event) => this.definition.handle(event));
+    if (!this.running) return true;
+    // One checkpoint per batch: after a crash the batch is handled again, which handlers make harmless.
+    const last = batch[batch.length - 1]!;
+    const next: Checkpoint = { position: last.position, eventsApplied: this.checkpoint.eventsApplied + batch.length, lastEventAt: last.createdAt };
+    const saved = await this.db.transaction().execute(async (trx) => {
+      const stored = await readCheckpoint(trx, name, true);
+      if (!samePosition(stored.position, this.checkpoint.position)) return false;
+      await writeCheckpoint(trx, name, next);
+      return true;
+    });
+    if (saved) this.checkpoint = next;
+    return saved;
   }
+}
+
+/** Runs fn over items, at most `limit` at a time; the first failure fails the whole batch (it will be retried). */
+async function forEachWithConcurrency<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }

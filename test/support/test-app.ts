@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp, type App } from '../../src/app.js';
 import { generateApiKey, type Scope } from '../../src/infrastructure/auth/api-keys.js';
+import type { ConfigFiles } from '../../src/infrastructure/config/config-files.js';
 import { loadEnv } from '../../src/infrastructure/config/env.js';
 import { createLogger } from '../../src/infrastructure/logging/logger.js';
 import type { TestDatabase } from './databases.js';
@@ -18,7 +19,10 @@ export interface RunningApp {
 }
 
 /** The whole service on a fresh database, listening on a random port of 127.0.0.1. */
-export async function startTestApp(database: TestDatabase, options: { projector?: boolean } = {}): Promise<RunningApp> {
+export async function startTestApp(
+  database: TestDatabase,
+  options: { projector?: boolean; templates?: ConfigFiles['templates'] } = {},
+): Promise<RunningApp> {
   const dataDir = await mkdtemp(join(tmpdir(), 'comm-test-'));
   const { key: adminKey } = generateApiKey();
   const env = loadEnv({ COMM_DATA_DIR: dataDir, COMM_CONFIG_DIR: join(dataDir, 'config'), COMM_ADMIN_API_KEY: adminKey, LOG_LEVEL: 'silent' });
@@ -26,7 +30,7 @@ export async function startTestApp(database: TestDatabase, options: { projector?
   const app = await createApp({
     env,
     logger: createLogger('silent'),
-    files: { platforms: {}, notifications: {}, templates: {} },
+    files: { platforms: {}, notifications: {}, templates: options.templates ?? {} },
     sql,
     projector: options.projector,
   });

@@ -6,6 +6,7 @@ import { campaignStatuses, channelSchema } from '../../domain/campaign.js';
 import { ApiError } from '../../infrastructure/http/api-error.js';
 import { errorResponses } from '../../infrastructure/http/error-schemas.js';
 import { consistencyQuery, ensureReadPosition } from '../consistency.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
 import type { ReadPositions } from '../read-positions.js';
 import type { CampaignsTable } from './campaigns-table.js';
 
@@ -72,7 +73,7 @@ export function registerCampaignQueryRoutes(app: FastifyInstance, db: Kysely<Cam
       if (cursor) {
         const after = decodeCursor(cursor);
         query = query.where((eb) =>
-          eb.or([eb('created_at', '<', after.createdAt), eb.and([eb('created_at', '=', after.createdAt), eb('id', '<', after.id)])]),
+          eb.or([eb('created_at', '<', after.at), eb.and([eb('created_at', '=', after.at), eb('id', '<', after.id)])]),
         );
       }
       const rows = await query.execute();
@@ -125,17 +126,4 @@ function toView(row: CampaignsTable['campaigns']): CampaignView {
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };
-}
-
-function encodeCursor(createdAt: Date, id: string): string {
-  return Buffer.from(`${createdAt.toISOString()}|${id}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const createdAt = new Date(iso ?? '');
-  if (!id || !/^[0-9a-f-]{36}$/i.test(id) || Number.isNaN(createdAt.getTime())) {
-    throw new ApiError('validation_failed', 'The cursor is not valid', [{ path: 'query.cursor', message: 'use next_cursor from the previous page' }]);
-  }
-  return { createdAt, id };
 }

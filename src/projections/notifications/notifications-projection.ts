@@ -1,0 +1,138 @@
+import type { Kysely } from 'kysely';
+import { notificationDecider, type NotificationEvent, type NotificationState } from '../../domain/notification.js';
+import type { RecordedEvent } from '../../infrastructure/event-store/event-store.js';
+import type { Projection } from '../projection.js';
+import { notificationsMigrations, type NotificationsTable } from './notifications-table.js';
+
+type Row = NotificationsTable['notifications'];
+type HistoryRow = NotificationsTable['notification_history'];
+
+/**
+ * Notifications read model: the current state of each notification, and its history (one row per event), for the
+ * status and history routes. Batches are folded in memory and written with one upsert per table.
+ */
+export const notificationsProjection: Projection = {
+  name: 'notifications',
+  filter: { categories: ['notification'] },
+  migrations: notificationsMigrations,
+
+  async reset(trx) {
+    const db = trx as Kysely<NotificationsTable>;
+    await db.deleteFrom('notification_history').execute();
+    await db.deleteFrom('notifications').execute();
+  },
+
+  async apply(events, trx) {
+    const db = trx as Kysely<NotificationsTable>;
+    const ids = [...new Set(events.map(notificationIdOf))];
+    const existing = new Map((await db.selectFrom('notifications').selectAll().where('id', 'in', ids).execute()).map((row) => [row.id, row]));
+    const touched = new Map<string, Row>();
+    const history: HistoryRow[] = [];
+    for (const event of events) {
+      const id = notificationIdOf(event);
+      const row = applyEvent(touched.get(id) ?? existing.get(id), event);
+      if (!row) continue;
+      touched.set(id, row);
+      history.push(historyRow(id, event));
+    }
+    for (let start = 0; start < touched.size; start += 1_000) await upsert(db, [...touched.values()].slice(start, start + 1_000));
+    for (let start = 0; start < history.length; start += 2_000) {
+      await db
+        .insertInto('notification_history')
+        .values(history.slice(start, start + 2_000).map((h) => ({ ...h, details: JSON.stringify(h.details) })))
+        .onConflict((oc) => oc.column('event_id').doNothing())
+        .execute();
+    }
+  },
+};
+
+function notificationIdOf(event: RecordedEvent): string {
+  return event.streamId.slice('notification-'.length);
+}
+
+function applyEvent(row: Row | undefined, event: RecordedEvent): Row | undefined {
+  const state = notificationDecider.evolve(row ? toState(row) : notificationDecider.initialState(), event as unknown as NotificationEvent);
+  if (state.status === 'none') return row;
+  const at = event.metadata.timestamp ? new Date(event.metadata.timestamp) : event.createdAt;
+  const date = (value: string | null) => (value ? new Date(value) : null);
+  return {
+    id: state.notification_id,
+    template_id: state.template_id,
+    recipient: state.recipient,
+    channel: state.channel,
+    status: state.status,
+    campaign_id: state.campaign_id,
+    data: state.data,
+    provider: state.provider,
+    provider_message_id: state.provider_message_id,
+    requested_at: new Date(state.requested_at),
+    sent_at: date(state.sent_at),
+    delivered_at: date(state.delivered_at),
+    failure: state.failure,
+    open_count: state.open_count,
+    click_count: state.click_count,
+    first_opened_at: date(state.first_opened_at),
+    first_clicked_at: date(state.first_clicked_at),
+    revision: event.revision,
+    updated_at: at,
+  };
+}
+
+function toState(row: Row): NotificationState {
+  const iso = (value: Date | null) => (value ? value.toISOString() : null);
+  return {
+    status: row.status as Exclude<NotificationState['status'], 'none'>,
+    notification_id: row.id,
+    template_id: row.template_id,
+    recipient: row.recipient,
+    channel: row.channel as 'email' | 'sms' | 'push',
+    data: row.data as Record<string, unknown>,
+    campaign_id: row.campaign_id,
+    requested_at: row.requested_at.toISOString(),
+    provider: row.provider,
+    provider_message_id: row.provider_message_id,
+    sent_at: iso(row.sent_at),
+    delivered_at: iso(row.delivered_at),
+    failure: row.failure as never,
+    first_opened_at: iso(row.first_opened_at),
+    open_count: row.open_count,
+    first_clicked_at: iso(row.first_clicked_at),
+    click_count: row.click_count,
+  };
+}
+
+/** What the history shows of an event: its data without the notification id and the template variables. */
+function historyRow(notificationId: string, event: RecordedEvent): HistoryRow {
+  const { notification_id: _id, data: _data, ...details } = (event.data ?? {}) as Record<string, unknown>;
+  return {
+    event_id: event.id,
+    notification_id: notificationId,
+    revision: event.revision,
+    type: event.type,
+    occurred_at: event.metadata.timestamp ? new Date(event.metadata.timestamp) : event.createdAt,
+    details,
+  };
+}
+
+async function upsert(db: Kysely<NotificationsTable>, rows: Row[]): Promise<void> {
+  await db
+    .insertInto('notifications')
+    .values(rows.map((row) => ({ ...row, data: JSON.stringify(row.data), failure: row.failure === null ? null : JSON.stringify(row.failure) })))
+    .onConflict((oc) =>
+      oc.column('id').doUpdateSet((eb) => ({
+        status: eb.ref('excluded.status'),
+        provider: eb.ref('excluded.provider'),
+        provider_message_id: eb.ref('excluded.provider_message_id'),
+        sent_at: eb.ref('excluded.sent_at'),
+        delivered_at: eb.ref('excluded.delivered_at'),
+        failure: eb.ref('excluded.failure'),
+        open_count: eb.ref('excluded.open_count'),
+        click_count: eb.ref('excluded.click_count'),
+        first_opened_at: eb.ref('excluded.first_opened_at'),
+        first_clicked_at: eb.ref('excluded.first_clicked_at'),
+        revision: eb.ref('excluded.revision'),
+        updated_at: eb.ref('excluded.updated_at'),
+      })),
+    )
+    .execute();
+}

@@ -1,0 +1,152 @@
+import type { CommandContext } from '../../commands/command-handler.js';
+import { CommandHandler } from '../../commands/command-handler.js';
+import { notificationStreamId } from '../../commands/notification-routes.js';
+import {
+  notificationDecider,
+  notificationEvents,
+  type NotificationCommand,
+  type NotificationErrorClass,
+  type NotificationEvent,
+  type NotificationFields,
+  type NotificationState,
+} from '../../domain/notification.js';
+import type { BusMessage, Consumer, MessageBus } from '../../infrastructure/bus/message-bus.js';
+import type { EventStore } from '../../infrastructure/event-store/event-store.js';
+import type { Logger } from '../../infrastructure/logging/logger.js';
+import { ProviderError, type NotificationChannel, type OutgoingMessage } from '../../platforms/notifications/provider.js';
+import type { ProviderRouter } from '../../platforms/notifications/provider-router.js';
+import { notificationJobSubject, type NotificationJob } from './notification-dispatch.js';
+
+/** Turns a pending notification into the message to send (template rendering lives behind this). */
+export interface NotificationRenderer {
+  render(notification: NotificationFields): Promise<OutgoingMessage>;
+}
+
+/** A render failure that no retry can fix: unknown template, missing variable. */
+export class RenderError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RenderError';
+  }
+}
+
+export interface NotificationWorkerOptions {
+  channels?: NotificationChannel[];
+  /** Deliveries of one job before it is dead-lettered and the notification marked failed. */
+  maxDeliver?: number;
+  backoffMs?: number[];
+  concurrency?: number;
+}
+
+/**
+ * The worker: takes a job, loads the notification from its stream, renders it, sends it through the provider router,
+ * and records the outcome as a command on the notification — the decider decides what the result means.
+ * A notification that is no longer pending (a job delivered twice) is acknowledged without sending.
+ */
+export class NotificationWorker {
+  private readonly handler: CommandHandler<NotificationCommand, NotificationEvent, NotificationState>;
+  private readonly consumers: Consumer[] = [];
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly bus: MessageBus,
+    private readonly router: ProviderRouter,
+    private readonly renderer: NotificationRenderer,
+    private readonly logger: Logger,
+    private readonly options: NotificationWorkerOptions = {},
+  ) {
+    this.handler = new CommandHandler(store, notificationDecider, notificationEvents);
+  }
+
+  async start(): Promise<void> {
+    for (const channel of this.options.channels ?? (['email', 'sms', 'push'] as const)) {
+      const consumer = await this.bus.consume<NotificationJob>(
+        {
+          durable: `notify-${channel}`,
+          subjects: [notificationJobSubject(this.bus, channel)],
+          maxDeliver: this.options.maxDeliver ?? 5,
+          backoffMs: this.options.backoffMs ?? [1_000, 5_000, 30_000, 120_000],
+          concurrency: this.options.concurrency ?? 16,
+        },
+        (message) => this.handle(message),
+      );
+      this.consumers.push(consumer);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.consumers.splice(0).map((c) => c.stop()));
+  }
+
+  async handle(message: BusMessage<NotificationJob>): Promise<void> {
+    const id = message.data.notification_id;
+    const context: CommandContext = {
+      correlationId: message.headers['correlation-id'] || id,
+      causationId: message.id,
+      actor: 'notification-worker',
+      now: new Date(),
+    };
+    const { state } = await this.handler.load(notificationStreamId(id));
+    if (state.status !== 'pending') return; // already sent, failed or suppressed: nothing to do
+    const record = (command: NotificationCommand) => this.handler.handle(notificationStreamId(id), command, { ...context, now: new Date() });
+
+    let outgoing: OutgoingMessage;
+    try {
+      outgoing = await this.renderer.render(state);
+    } catch (error) {
+      if (!(error instanceof RenderError)) throw error;
+      await record(failed(id, 'validation', error.message, 'renderer'));
+      return;
+    }
+
+    try {
+      const result = await this.router.send(outgoing);
+      await record({
+        type: 'RecordNotificationSent',
+        notification_id: id,
+        provider: result.provider,
+        provider_message_id: result.providerMessageId,
+        sent_at: new Date().toISOString(),
+        now: new Date().toISOString(),
+      });
+    } catch (error) {
+      if (!(error instanceof ProviderError)) throw error;
+      if (error.errorClass === 'suppressed') {
+        await record({ type: 'SuppressNotification', notification_id: id, cause: 'opted_out', now: new Date().toISOString() });
+        return;
+      }
+      const lastAttempt = message.deliveryCount >= (this.options.maxDeliver ?? 5);
+      if (error.errorClass === 'permanent' || lastAttempt) {
+        await record(failed(id, errorClassOf(error), error.message, error.provider));
+        return;
+      }
+      this.logger.warn({ notification_id: id, provider: error.provider, error_class: error.errorClass, attempt: message.deliveryCount }, 'send failed; will retry');
+      // Honour the provider's Retry-After when it gave one; otherwise the bus's backoff applies.
+      if (error.details.retryAfterMs !== undefined) {
+        await message.nak(error.details.retryAfterMs);
+        return;
+      }
+      throw error;
+    }
+  }
+}
+
+function failed(id: string, errorClass: NotificationErrorClass, text: string, provider: string): NotificationCommand {
+  return { type: 'RecordNotificationFailed', notification_id: id, error_class: errorClass, message: text, provider, now: new Date().toISOString() };
+}
+
+function errorClassOf(error: ProviderError): NotificationErrorClass {
+  switch (error.errorClass) {
+    case 'rate_limited':
+      return 'rate_limited';
+    case 'auth':
+      return 'auth';
+    case 'permanent':
+      return 'permanent';
+    default:
+      return 'transient';
+  }
+}
