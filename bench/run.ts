@@ -2,12 +2,14 @@
  * npm run bench — a benchmark, not a test. Against PostgreSQL (DATABASE_URL, default the local server):
  *  1. event-store append throughput: 1-event and 100-event appends, 1 and 16 concurrent writers;
  *  2. HTTP create-campaign throughput and latency percentiles (autocannon), at full speed and at 1,000 commands/s;
- *  3. projection catch-up rate on a 200,000-event rebuild.
+ *  3. projection catch-up rate on a 200,000-event rebuild;
+ *  4. notifications end to end (POST /notify → reactor → NATS → worker → SendGrid connector → a local double).
  * Prints a table and writes bench/results.json.
  */
 import { writeFile } from 'node:fs/promises';
 import { benchAppends } from './appends.js';
 import { benchHttp } from './http.js';
+import { benchNotifications } from './notifications.js';
 import { benchRebuild } from './rebuild.js';
 import { freshDatabase } from './database.js';
 
@@ -41,6 +43,14 @@ async function main(): Promise<void> {
     const url = await freshDatabase(baseUrl, 'comm_bench_rebuild');
     const r = await benchRebuild(url, 200_000);
     rows.push({ benchmark: `projection rebuild, ${r.events} events`, value: r.eventsPerSecond, unit: 'events/s', target: '>= 20000', note: `${Math.round(r.durationMs)} ms; ${r.rows} read-model rows` });
+  }
+  if (wants('notifications')) {
+    const url = await freshDatabase(baseUrl, 'comm_bench_notifications');
+    const total = Number(process.env.BENCH_NOTIFICATIONS ?? 100_000);
+    const r = await benchNotifications(url, process.env.NATS_URL ?? 'nats://127.0.0.1:4222', total);
+    rows.push({ benchmark: `notifications end to end (${r.total} e-mails, ${r.bus})`, value: r.endToEndPerSecond, unit: 'notifications/s', target: '>= 2000', note: `accepted at ${r.acceptedPerSecond}/s` });
+    rows.push({ benchmark: `notification request → provider call at ${r.latency.rate}/s: p99`, value: r.latency.p99, unit: 'ms', target: '<= 1000', note: `p50 ${r.latency.p50} ms, max ${r.latency.max} ms, ${r.latency.count} messages` });
+    rows.push({ benchmark: 'service memory (RSS) over the notification run', value: r.rssMb.end, unit: 'MB at end', target: 'flat', note: `start ${r.rssMb.start} MB, max ${r.rssMb.max} MB` });
   }
   printTable(rows);
   const machine = { node: process.version, cpus: (await import('node:os')).cpus().length, at: new Date().toISOString() };

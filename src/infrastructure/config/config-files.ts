@@ -49,19 +49,25 @@ const platformsSchema = z
   .partial()
   .strict();
 
+/** Sends per second allowed to one provider account (token bucket); defaults per provider in provider-router.ts. */
+const ratePerSecond = z.number().positive().max(100_000).optional();
+
 const emailSchema = z.looseObject({
   provider: z.enum(['sendgrid', 'mailjet', 'smtp']),
+  rate_per_second: ratePerSecond,
   from_email: z.email(),
   from_name: z.string().default('Le Vieux Moulin'),
   base_url: baseUrl,
 });
 const smsSchema = z.looseObject({
   provider: z.enum(['twilio', 'ovh']),
+  rate_per_second: ratePerSecond,
   from_number: z.string().min(1),
   base_url: baseUrl,
 });
 const pushSchema = z.looseObject({
   provider: z.enum(['webpush', 'fcm']),
+  rate_per_second: ratePerSecond,
   base_url: baseUrl,
 });
 

@@ -89,10 +89,16 @@ export class ProviderRouter {
     breaker.on('halfOpen', () => this.options.onBreakerChange?.(provider.name, 'half_open'));
     breaker.on('close', () => this.options.onBreakerChange?.(provider.name, 'closed'));
     this.breakers.set(provider.name, breaker);
-    const rate = this.options.ratePerSecond?.[provider.name] ?? this.options.defaultRatePerSecond ?? 100;
+    const rate = this.options.ratePerSecond?.[provider.name] ?? this.options.defaultRatePerSecond ?? defaultRates[provider.name] ?? 10;
     this.buckets.set(provider.name, new TokenBucket(rate));
   }
 }
+
+/**
+ * Conservative sends per second when notifications.json says nothing: what a plain account of each provider takes
+ * (a Twilio long code sends about one SMS a second; SendGrid and push services take far more).
+ */
+const defaultRates: Record<string, number> = { sendgrid: 500, mailjet: 300, smtp: 20, twilio: 1, ovh: 5, webpush: 500, fcm: 500 };
 
 function shouldFailOver(error: unknown): boolean {
   if (error instanceof ProviderError) return error.retryable || error.errorClass === 'auth';

@@ -115,7 +115,7 @@ export class NotificationWorker {
     } catch (error) {
       if (!(error instanceof ProviderError)) throw error;
       if (error.errorClass === 'suppressed') {
-        await record({ type: 'SuppressNotification', notification_id: id, cause: 'opted_out', now: new Date().toISOString() });
+        await record({ type: 'SkipNotification', notification_id: id, reason: 'opted_out', detail: `${error.provider}: ${error.message}`, now: new Date().toISOString() });
         return;
       }
       const lastAttempt = message.deliveryCount >= (this.options.maxDeliver ?? 5);

@@ -1,0 +1,156 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { generateApiKey } from '../src/infrastructure/auth/api-keys.js';
+import { startMinimalSendGrid } from './doubles/minimal-sendgrid.js';
+
+export interface NotificationBench {
+  total: number;
+  endToEndPerSecond: number;
+  acceptedPerSecond: number;
+  latency: { rate: number; count: number; p50: number; p99: number; max: number };
+  rssMb: { start: number; max: number; end: number };
+  bus: string;
+}
+
+/**
+ * The service as its own process (API, projector, reactor and worker), SendGrid pointed at a minimal local double.
+ * 1. throughput: `total` e-mails in batches of 1,000, until the double has received every one and every result is
+ *    recorded as NotificationSent;
+ * 2. latency at 1,000/s: batches of 50 every 50 ms for 20 s, request to provider call per notification.
+ */
+export async function benchNotifications(databaseUrl: string, natsUrl: string | undefined, total = 100_000): Promise<NotificationBench> {
+  const double = await startMinimalSendGrid();
+  const configDir = await mkdtemp(join(tmpdir(), 'comm-bench-config-'));
+  await mkdir(join(configDir, 'templates'));
+  await writeFile(
+    join(configDir, 'notifications.json'),
+    JSON.stringify({ email: { provider: 'sendgrid', api_key: 'SG.bench-key', from_email: 'restaurant@levieuxmoulin.fr', base_url: double.url, rate_per_second: 10_000 } }),
+  );
+  await writeFile(
+    join(configDir, 'templates', 'bench.json'),
+    JSON.stringify({ bench_email: { subject: 'Bonjour {{first_name}}', body_html: '<p>Bonjour {{first_name}}, une table vous attend.</p>' } }),
+  );
+  const port = 3800 + Math.floor(Math.random() * 90);
+  const { key } = generateApiKey();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      NATS_URL: natsUrl ?? '',
+      EVENTSTORE_URL: '',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      COMM_ADMIN_API_KEY: key,
+      COMM_CONFIG_DIR: configDir,
+      COMM_DATA_DIR: await mkdtemp(join(tmpdir(), 'comm-bench-')),
+      LOG_LEVEL: 'error',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const rss: number[] = [];
+  const sampler = setInterval(() => {
+    const status = (() => {
+      try {
+        return readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      } catch {
+        return '';
+      }
+    })();
+    const match = /VmRSS:\s+(\d+) kB/.exec(status);
+    if (match) rss.push(Number(match[1]) / 1024);
+  }, 1000);
+  const db = new pg.Client({ connectionString: databaseUrl });
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    await waitReady(`${url}/health/ready`);
+    await db.connect();
+    const post = async (count: number, offset: number) => {
+      const response = await fetch(`${url}/api/communication/notify`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({
+          template_id: 'bench_email',
+          channel: 'email',
+          recipients: Array.from({ length: count }, (_, i) => ({ recipient: `client${offset + i}@example.fr`, data: { first_name: `Client ${offset + i}` } })),
+        }),
+      });
+      if (response.status !== 202) throw new Error(`notify answered ${response.status}: ${await response.text()}`);
+      const body = (await response.json()) as { notifications: { notification_id: string }[] };
+      return body.notifications.map((n) => n.notification_id);
+    };
+    const sentEvents = async () =>
+      Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM es_events WHERE type = 'NotificationSent'`)).rows[0]!.n);
+
+    // 1. throughput
+    const started = Date.now();
+    let submitted = 0;
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (submitted < total) {
+          const offset = submitted;
+          submitted += 1_000;
+          await post(Math.min(1_000, total - offset), offset);
+        }
+      }),
+    );
+    const acceptedAt = Date.now();
+    const deadline = Date.now() + 15 * 60_000;
+    while ((await sentEvents()) < total) {
+      if (Date.now() > deadline) throw new Error(`only ${await sentEvents()} of ${total} sent in time`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const done = Date.now();
+
+    // 2. latency at a steady 1,000/s
+    const requestedAt = new Map<string, number>();
+    const latencyStart = Date.now();
+    let batchIndex = 0;
+    const pending: Promise<void>[] = [];
+    while (Date.now() - latencyStart < 20_000) {
+      const at = Date.now();
+      const offset = total + batchIndex * 50;
+      pending.push(post(50, offset).then((ids) => ids.forEach((id) => requestedAt.set(id, at))));
+      batchIndex++;
+      const nextAt = latencyStart + batchIndex * 50;
+      await new Promise((r) => setTimeout(r, Math.max(0, nextAt - Date.now())));
+    }
+    await Promise.all(pending);
+    const latencyDeadline = Date.now() + 60_000;
+    while ([...requestedAt.keys()].some((id) => !double.received.has(id)) && Date.now() < latencyDeadline) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const latencies = [...requestedAt].map(([id, at]) => (double.received.get(id) ?? Number.POSITIVE_INFINITY) - at).sort((a, b) => a - b);
+    const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
+    return {
+      total,
+      acceptedPerSecond: Math.round((total / (acceptedAt - started)) * 1000),
+      endToEndPerSecond: Math.round((total / (done - started)) * 1000),
+      latency: { rate: Math.round((requestedAt.size / 20_000) * 1000), count: latencies.length, p50: pct(0.5), p99: pct(0.99), max: latencies.at(-1)! },
+      rssMb: { start: Math.round(rss[0] ?? 0), max: Math.round(Math.max(...rss)), end: Math.round(rss.at(-1) ?? 0) },
+      bus: natsUrl ? 'nats-jetstream' : 'in-process',
+    };
+  } finally {
+    clearInterval(sampler);
+    await db.end().catch(() => undefined);
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+    await double.stop();
+  }
+}
+
+async function waitReady(url: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`service not ready at ${url}`);
+}
