@@ -4,6 +4,7 @@ import { createSendGridProvider, type SendGridConfig } from './email/sendgrid.js
 import { createSmtpProvider, type SmtpConfig } from './email/smtp.js';
 import type { NotificationChannel, NotificationProvider } from './provider.js';
 import type { ChannelProviders } from './provider-router.js';
+import { createFcmProvider, type FcmConfig } from './push/fcm.js';
 import { createWebPushProvider, type WebPushConfig } from './push/web-push.js';
 import { createOvhProvider, type OvhConfig } from './sms/ovh.js';
 import { createTwilioProvider, type TwilioConfig } from './sms/twilio.js';
@@ -42,6 +43,8 @@ export function createProvider(entry: Entry, options: { timeoutMs?: number }): N
       return createOvhProvider(entry as unknown as OvhConfig, options);
     case 'webpush':
       return createWebPushProvider(entry as unknown as WebPushConfig, options);
+    case 'fcm':
+      return createFcmProvider(entry as unknown as FcmConfig, options);
     default:
       throw new Error(`notifications.json: unknown provider ${entry.provider}`);
   }
