@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { registerCampaignCommandRoutes } from './commands/campaign-routes.js';
-import { registerNotificationCommandRoutes, type TemplateDirectory } from './commands/notification-routes.js';
+import { registerDeliveryWebhookRoutes, inboundSecretsFromConfig } from './commands/delivery-webhook-routes.js';
+import { registerNotificationCommandRoutes } from './commands/notification-routes.js';
+import { registerTemplateCommandRoutes } from './commands/template-routes.js';
 import { ensureAdminKey } from './infrastructure/auth/admin-key.js';
 import { ApiKeyStore, apiKeyMigrations } from './infrastructure/auth/api-keys.js';
 import { createMessageBus } from './infrastructure/bus/create-bus.js';
@@ -17,6 +19,15 @@ import type { Logger } from './infrastructure/logging/logger.js';
 import { openEventStore, openSqlClient, type EventStoreKind } from './infrastructure/storage.js';
 import { registerCampaignQueryRoutes } from './projections/campaigns/campaign-query-routes.js';
 import { registerNotificationQueryRoutes } from './projections/notifications/notification-query-routes.js';
+import { TemplateCatalogue } from './projections/templates/template-catalogue.js';
+import { registerTemplateQueryRoutes } from './projections/templates/template-query-routes.js';
+import { ProviderRouter } from './platforms/notifications/provider-router.js';
+import { providersFromConfig, ratesFromConfig } from './platforms/notifications/providers-from-config.js';
+import { NotificationWorker } from './reactors/notifications/notification-worker.js';
+import { notificationDispatch } from './reactors/notifications/notification-dispatch.js';
+import { TemplateRenderer } from './reactors/notifications/template-renderer.js';
+import { Reactor } from './reactors/reactor.js';
+import { ConfigError } from './infrastructure/config/env.js';
 import { checkpointMigrations } from './projections/checkpoints.js';
 import { Projector } from './projections/projector.js';
 import { ReadPositions } from './projections/read-positions.js';
@@ -32,6 +43,8 @@ export interface AppOptions {
   api?: boolean;
   /** Run the projectors in this process (default true). */
   projector?: boolean;
+  /** Run the reactors and the notification worker in this process (default true). */
+  worker?: boolean;
   /** Inject storage (tests); the app then leaves closing it to the caller. */
   sql?: SqlClient;
   store?: EventStore;
@@ -48,6 +61,10 @@ export interface App {
   bus: NamedBus;
   projectors: Projector[];
   positions: ReadPositions;
+  /** Notification templates: API versions from the read model, file templates as version 0. */
+  templates: TemplateCatalogue;
+  reactors: Reactor[];
+  worker: NotificationWorker | null;
   /** Starts projectors and, unless port is null, listens; returns the address. */
   start(listen?: { port: number; host: string } | null): Promise<string | null>;
   stop(): Promise<void>;
@@ -84,7 +101,19 @@ export async function createApp(options: AppOptions): Promise<App> {
   const projectors = options.projector === false ? [] : projections.map((p) => new Projector(store, db, p, logger));
   const positions = new ReadPositions(db, projectors);
 
-  const templates: TemplateDirectory = { has: async (id) => Object.hasOwn(options.files.templates, id) };
+  const templates = new TemplateCatalogue(db, options.files.templates);
+  let router: ProviderRouter;
+  try {
+    router = new ProviderRouter(providersFromConfig(options.files.notifications), {
+      ratePerSecond: ratesFromConfig(options.files.notifications),
+      onBreakerChange: (provider, state) => logger.warn({ provider, state }, 'provider circuit breaker changed'),
+    });
+  } catch (error) {
+    throw new ConfigError(`Invalid ${env.COMM_CONFIG_DIR}/notifications.json: ${(error as Error).message}`);
+  }
+  const runWorker = options.worker !== false;
+  const reactors = runWorker ? [new Reactor(store, db, notificationDispatch(bus), logger, { batchSize: 500, concurrency: 32 })] : [];
+  const worker = runWorker ? new NotificationWorker(store, bus, router, new TemplateRenderer(templates), logger) : null;
   const server = await createHttpServer({ logger, apiKeys, db, version });
   registerStatusRoutes(server, () => statusComponents({ sql, db, store, storeKind, bus, projectors }), version);
   if (options.api !== false) {
@@ -92,6 +121,15 @@ export async function createApp(options: AppOptions): Promise<App> {
     registerCampaignQueryRoutes(server, db, positions);
     registerNotificationCommandRoutes(server, store, templates);
     registerNotificationQueryRoutes(server, db, positions);
+    registerTemplateCommandRoutes(server, store);
+    registerTemplateQueryRoutes(server, templates, positions);
+    await registerDeliveryWebhookRoutes(server, {
+      store,
+      db,
+      secrets: inboundSecretsFromConfig(options.files.notifications),
+      publicUrl: env.COMM_PUBLIC_URL ?? `http://localhost:${env.PORT}`,
+      logger,
+    });
   }
   await server.ready();
 
@@ -104,8 +142,13 @@ export async function createApp(options: AppOptions): Promise<App> {
     bus,
     projectors,
     positions,
+    templates,
+    reactors,
+    worker,
     async start(listen = null) {
       await Promise.all(projectors.map((p) => p.start()));
+      await Promise.all(reactors.map((r) => r.start()));
+      await worker?.start();
       if (!listen) return null;
       return server.listen({ port: listen.port, host: listen.host });
     },
@@ -113,6 +156,9 @@ export async function createApp(options: AppOptions): Promise<App> {
       if (stopped) return;
       stopped = true;
       await server.close();
+      await worker?.stop();
+      await Promise.all(reactors.map((r) => r.stop()));
+      router.shutdown();
       await Promise.all(projectors.map((p) => p.stop()));
       for (const close of owned) await close().catch((error: unknown) => logger.warn({ err: error }, 'close failed'));
     },

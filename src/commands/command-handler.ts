@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Decider, DomainEvent } from '../domain/decider.js';
 import type { EventCatalogue } from '../domain/event-schema.js';
 import {
@@ -23,6 +23,11 @@ export interface HandleOptions {
   expectedRevision?: number;
   /** The command creates its stream: skip the read and append with no_stream. */
   creates?: boolean;
+  /**
+   * Derive the event ids from this seed instead of drawing them: the same external message (a provider's event id,
+   * say) handled twice then appends the same ids, and the store answers the second time without writing.
+   */
+  eventIdSeed?: string;
 }
 
 export interface HandleResult<State> {
@@ -59,7 +64,8 @@ export class CommandHandler<Command, Event extends DomainEvent, State> {
       const events = this.decider.decide(command, state);
       if (events.length === 0) return { state, revision, position: null, appended: 0 };
       try {
-        const result = await this.store.append(streamId, events.map((e) => this.toEventData(e, context)), {
+        const ids = events.map((_, index) => (options.eventIdSeed ? seededUuid(`${options.eventIdSeed}#${index}`) : randomUUID()));
+        const result = await this.store.append(streamId, events.map((e, index) => this.toEventData(e, context, ids[index]!)), {
           expectedRevision: revision < 0 ? 'no_stream' : revision,
         });
         const next = events.reduce((s, e) => this.decider.evolve(s, e), state);
@@ -80,13 +86,13 @@ export class CommandHandler<Command, Event extends DomainEvent, State> {
     return { state, revision: events.length === 0 ? -1 : events[events.length - 1]!.revision, events };
   }
 
-  private toEventData(event: Event, context: CommandContext): EventData {
+  private toEventData(event: Event, context: CommandContext, id: string): EventData {
     const definition = this.catalogue[event.type];
     if (!definition) throw new Error(`Event type ${event.type} is not in the catalogue`);
     // Validating on the way in keeps a decider bug from storing an event that readers cannot parse.
     const data = definition.schema.parse(event.data);
     return {
-      id: randomUUID(),
+      id,
       type: event.type,
       data,
       metadata: {
@@ -102,4 +108,10 @@ export class CommandHandler<Command, Event extends DomainEvent, State> {
 
 export function toDomainEvent<Event extends DomainEvent>(event: RecordedEvent): Event {
   return { type: event.type, data: event.data } as Event;
+}
+
+/** A UUID (RFC 9562 version 8) derived from a string. */
+export function seededUuid(seed: string): string {
+  const hex = createHash('sha256').update(seed).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }

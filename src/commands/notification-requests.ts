@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { notificationChannels, notificationRequestSchema, recipientProblem, type NotificationRequest } from '../domain/notification.js';
 import { issueDetails } from '../infrastructure/config/format-issues.js';
 import type { ErrorDetail } from '../infrastructure/http/api-error.js';
+import { seededUuid } from './command-handler.js';
 
 /** Most recipients one POST /notify may carry. */
 export const maxBatchSize = 1_000;
@@ -84,7 +84,5 @@ function toRequest(index: number, candidate: Record<string, unknown>, clientId: 
  * request finds the notification it already made.
  */
 export function notificationIdFor(owner: string, clientId: string): string {
-  const hex = createHash('sha256').update(`${owner}\u0000${clientId}`).digest('hex');
-  // RFC 9562 UUIDv8 layout: version 8 and variant bits set on a hash.
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  return seededUuid(`${owner}\u0000${clientId}`);
 }

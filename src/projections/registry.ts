@@ -1,6 +1,7 @@
 import { campaignsProjection } from './campaigns/campaigns-projection.js';
 import { notificationsProjection } from './notifications/notifications-projection.js';
 import type { Projection } from './projection.js';
+import { templatesProjection } from './templates/templates-projection.js';
 
 /** Every projection of the service, in the order their migrations run. */
-export const projections: Projection[] = [campaignsProjection, notificationsProjection];
+export const projections: Projection[] = [campaignsProjection, notificationsProjection, templatesProjection];

@@ -21,18 +21,19 @@ export interface RunningApp {
 /** The whole service on a fresh database, listening on a random port of 127.0.0.1. */
 export async function startTestApp(
   database: TestDatabase,
-  options: { projector?: boolean; templates?: ConfigFiles['templates'] } = {},
+  options: { projector?: boolean; worker?: boolean; templates?: ConfigFiles['templates']; notifications?: ConfigFiles['notifications']; env?: Record<string, string> } = {},
 ): Promise<RunningApp> {
   const dataDir = await mkdtemp(join(tmpdir(), 'comm-test-'));
   const { key: adminKey } = generateApiKey();
-  const env = loadEnv({ COMM_DATA_DIR: dataDir, COMM_CONFIG_DIR: join(dataDir, 'config'), COMM_ADMIN_API_KEY: adminKey, LOG_LEVEL: 'silent' });
+  const env = loadEnv({ COMM_DATA_DIR: dataDir, COMM_CONFIG_DIR: join(dataDir, 'config'), COMM_ADMIN_API_KEY: adminKey, LOG_LEVEL: 'silent', ...options.env });
   const sql = await database.create();
   const app = await createApp({
     env,
     logger: createLogger('silent'),
-    files: { platforms: {}, notifications: {}, templates: options.templates ?? {} },
+    files: { platforms: {}, notifications: options.notifications ?? {}, templates: options.templates ?? {} },
     sql,
     projector: options.projector,
+    worker: options.worker,
   });
   const url = (await app.start({ port: 0, host: '127.0.0.1' }))!;
   const { ApiKeyStore } = await import('../../src/infrastructure/auth/api-keys.js');

@@ -17,6 +17,8 @@ export const envSchema = z.object({
     .string()
     .regex(/^(nats|tls|ws|wss):\/\//, 'must be a nats:// URL (comma-separated list allowed)')
     .optional(),
+  /** The address providers and customers reach this service at: callback signatures, unsubscribe links. */
+  COMM_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   COMM_DATA_DIR: z.string().min(1).default('./data'),
   COMM_CONFIG_DIR: z.string().min(1).default('./config'),
   COMM_ADMIN_API_KEY: z.string().min(24, 'must be at least 24 characters').optional(),
