@@ -5,7 +5,8 @@ import { startTestApp, type RunningApp } from '../support/test-app.js';
 describe.each(testDatabases())('notification API on $name', (database) => {
   let t: RunningApp;
   beforeAll(async () => {
-    t = await startTestApp(database, { templates: { promotional_email: { subject: '{{promo_title}}', body_html: '<p>{{promo_title}}</p>' } } });
+    // No worker: these tests look at requests as accepted, before anything is sent.
+    t = await startTestApp(database, { worker: false, templates: { promotional_email: { subject: '{{promo_title}}', body_html: '<p>{{promo_title}}</p>' } } });
   });
   afterAll(async () => {
     await t.close();
