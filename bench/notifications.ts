@@ -32,11 +32,13 @@ export async function benchNotifications(databaseUrl: string, natsUrl: string | 
   );
   await writeFile(
     join(configDir, 'templates', 'bench.json'),
-    JSON.stringify({ bench_email: { subject: 'Bonjour {{first_name}}', body_html: '<p>Bonjour {{first_name}}, une table vous attend.</p>' } }),
+    JSON.stringify({ reservation_confirmation: { subject: 'Bonjour {{first_name}}', body_html: '<p>Bonjour {{first_name}}, une table vous attend.</p>' } }),
   );
   const port = 3800 + Math.floor(Math.random() * 90);
   const { key } = generateApiKey();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  // BENCH_PROFILE=dir writes a CPU profile of the service there (node --cpu-prof).
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
     env: {
       ...process.env,
       DATABASE_URL: databaseUrl,
@@ -73,7 +75,7 @@ export async function benchNotifications(databaseUrl: string, natsUrl: string | 
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
         body: JSON.stringify({
-          template_id: 'bench_email',
+          template_id: 'reservation_confirmation',
           channel: 'email',
           recipients: Array.from({ length: count }, (_, i) => ({ recipient: `client${offset + i}@example.fr`, data: { first_name: `Client ${offset + i}` } })),
         }),

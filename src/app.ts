@@ -1,5 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { registerCampaignCommandRoutes } from './commands/campaign-routes.js';
+import { registerConsentCommandRoutes } from './commands/consent-routes.js';
+import type { NotificationFields } from './domain/notification.js';
+import { ConsentPolicy, messageKindOf } from './platforms/notifications/compliance/consent-policy.js';
+import { ensureUnsubscribeSecret } from './platforms/notifications/compliance/unsubscribe-secret.js';
+import { unsubscribeHeaderFactory } from './platforms/notifications/compliance/unsubscribe-token.js';
+import { registerConsentQueryRoutes } from './projections/consents/consent-query-routes.js';
+import { ConsentsReader } from './projections/consents/consents-reader.js';
 import { registerDeliveryWebhookRoutes, inboundSecretsFromConfig } from './commands/delivery-webhook-routes.js';
 import { registerNotificationCommandRoutes } from './commands/notification-routes.js';
 import { registerTemplateCommandRoutes } from './commands/template-routes.js';
@@ -113,7 +120,14 @@ export async function createApp(options: AppOptions): Promise<App> {
   }
   const runWorker = options.worker !== false;
   const reactors = runWorker ? [new Reactor(store, db, notificationDispatch(bus), logger, { batchSize: 500, concurrency: 32 })] : [];
-  const worker = runWorker ? new NotificationWorker(store, bus, router, new TemplateRenderer(templates), logger) : null;
+  const unsubscribeSecret = await ensureUnsubscribeSecret({ configured: env.COMM_UNSUBSCRIBE_SECRET, dataDir: env.COMM_DATA_DIR });
+  const unsubscribeHeaders = unsubscribeHeaderFactory(env.COMM_PUBLIC_URL ?? `http://localhost:${env.PORT}`, unsubscribeSecret);
+  const consent = {
+    policy: new ConsentPolicy(new ConsentsReader(db)),
+    kindOf: async (n: NotificationFields) => messageKindOf(n, await templates.get(n.template_id).then((t) => t.kind, () => undefined)),
+  };
+  const renderer = new TemplateRenderer(templates, (n) => unsubscribeHeaders({ recipient: n.recipient, channel: n.channel }));
+  const worker = runWorker ? new NotificationWorker(store, bus, router, renderer, logger, { consent }) : null;
   const server = await createHttpServer({ logger, apiKeys, db, version });
   registerStatusRoutes(server, () => statusComponents({ sql, db, store, storeKind, bus, projectors }), version);
   if (options.api !== false) {
@@ -121,6 +135,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     registerCampaignQueryRoutes(server, db, positions);
     registerNotificationCommandRoutes(server, store, templates);
     registerNotificationQueryRoutes(server, db, positions);
+    registerConsentCommandRoutes(server, store, unsubscribeSecret);
+    registerConsentQueryRoutes(server, db, positions);
     registerTemplateCommandRoutes(server, store);
     registerTemplateQueryRoutes(server, templates, positions);
     await registerDeliveryWebhookRoutes(server, {

@@ -18,7 +18,7 @@ export interface CommandContext {
   now: Date;
 }
 
-export interface HandleOptions {
+export interface HandleOptions<State = unknown> {
   /** The client's view of the stream (If-Match): the command is refused on mismatch instead of retried. */
   expectedRevision?: number;
   /** The command creates its stream: skip the read and append with no_stream. */
@@ -28,6 +28,8 @@ export interface HandleOptions {
    * say) handled twice then appends the same ids, and the store answers the second time without writing.
    */
   eventIdSeed?: string;
+  /** The stream as the caller just loaded it (load()): saves reading it again. A conflict still reloads. */
+  loaded?: { state: State; revision: number };
 }
 
 export interface HandleResult<State> {
@@ -54,10 +56,12 @@ export class CommandHandler<Command, Event extends DomainEvent, State> {
     private readonly catalogue: EventCatalogue,
   ) {}
 
-  async handle(streamId: string, command: Command, context: CommandContext, options: HandleOptions = {}): Promise<HandleResult<State>> {
+  async handle(streamId: string, command: Command, context: CommandContext, options: HandleOptions<State> = {}): Promise<HandleResult<State>> {
     let assumeNew = options.creates === true;
+    let known = options.loaded;
     for (let attempt = 1; ; attempt++) {
-      const { state, revision } = assumeNew ? { state: this.decider.initialState(), revision: -1 } : await this.load(streamId);
+      const { state, revision } = assumeNew ? { state: this.decider.initialState(), revision: -1 } : (known ?? (await this.load(streamId)));
+      known = undefined;
       if (options.expectedRevision !== undefined && options.expectedRevision !== revision) {
         throw new WrongExpectedRevisionError(streamId, options.expectedRevision, revision < 0 ? 'no_stream' : revision);
       }

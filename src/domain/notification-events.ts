@@ -9,22 +9,26 @@ import { defineEvent, type EventCatalogue } from './event-schema.js';
 export const notificationChannels = ['email', 'sms', 'push'] as const;
 export type NotificationChannel = (typeof notificationChannels)[number];
 
-export const notificationStatuses = ['pending', 'sent', 'delivered', 'failed'] as const;
+export const notificationStatuses = ['pending', 'sent', 'delivered', 'failed', 'skipped'] as const;
 export type NotificationStatus = (typeof notificationStatuses)[number];
 
 export const notificationErrorClasses = ['transient', 'permanent', 'auth', 'rate_limited', 'validation', 'bounced'] as const;
 export type NotificationErrorClass = (typeof notificationErrorClasses)[number];
 
-/** Why a notification was suppressed before it was sent. */
-export const suppressionCauses = ['consent_withdrawn', 'opted_out'] as const;
-export type SuppressionCause = (typeof suppressionCauses)[number];
-
 /**
  * Why a notification failed: send_failed (the provider did not take it), delivery_failed (taken, then bounced or
- * undeliverable), suppressed (consent withdrawn or opted out before sending).
+ * undeliverable).
  */
-export const notificationFailureReasons = ['send_failed', 'delivery_failed', 'suppressed'] as const;
+export const notificationFailureReasons = ['send_failed', 'delivery_failed'] as const;
 export type NotificationFailureReason = (typeof notificationFailureReasons)[number];
+
+/**
+ * Why a notification was skipped (never sent, on purpose): no_consent (a marketing message to someone who never gave
+ * consent), suppressed (the address is suppressed: hard bounce, spam report), opted_out (the recipient withdrew consent,
+ * unsubscribed or replied STOP, here or at the provider).
+ */
+export const notificationSkipReasons = ['no_consent', 'suppressed', 'opted_out'] as const;
+export type NotificationSkipReason = (typeof notificationSkipReasons)[number];
 
 export const MAX_NOTIFICATION_ERROR_LENGTH = 2_000;
 export const MAX_PUSH_TOKEN_LENGTH = 8_192;
@@ -74,24 +78,28 @@ export const NotificationDelivered = defineEvent(
 export const NotificationFailed = defineEvent(
   'NotificationFailed',
   1,
-  z.discriminatedUnion('reason', [
-    z.object({
-      notification_id: z.uuid(),
-      reason: z.enum(['send_failed', 'delivery_failed']),
-      error_class: z.enum(notificationErrorClasses),
-      message: z.string().max(MAX_NOTIFICATION_ERROR_LENGTH),
-      provider: providerSchema,
-      /** null when the provider never accepted the message. */
-      provider_message_id: providerMessageIdSchema.nullable(),
-      failed_at: timestamp,
-    }),
-    z.object({
-      notification_id: z.uuid(),
-      reason: z.literal('suppressed'),
-      cause: z.enum(suppressionCauses),
-      failed_at: timestamp,
-    }),
-  ]),
+  z.object({
+    notification_id: z.uuid(),
+    reason: z.enum(notificationFailureReasons),
+    error_class: z.enum(notificationErrorClasses),
+    message: z.string().max(MAX_NOTIFICATION_ERROR_LENGTH),
+    provider: providerSchema,
+    /** null when the provider never accepted the message. */
+    provider_message_id: providerMessageIdSchema.nullable(),
+    failed_at: timestamp,
+  }),
+);
+/** The notification will not be sent: the consent policy (or the provider's opt-out list) said no. Final. */
+export const NotificationSkipped = defineEvent(
+  'NotificationSkipped',
+  1,
+  z.object({
+    notification_id: z.uuid(),
+    reason: z.enum(notificationSkipReasons),
+    /** What the decision was based on, for people (never the recipient's address); '' when nothing to add. */
+    detail: z.string().max(MAX_NOTIFICATION_ERROR_LENGTH),
+    skipped_at: timestamp,
+  }),
 );
 /** Every open is recorded; first_open is true only for the first one (unique opens = events with first_open). */
 export const NotificationOpened = defineEvent(
@@ -122,6 +130,7 @@ export const notificationEvents = {
   NotificationSent,
   NotificationDelivered,
   NotificationFailed,
+  NotificationSkipped,
   NotificationOpened,
   NotificationClicked,
 } satisfies EventCatalogue;

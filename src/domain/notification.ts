@@ -7,8 +7,8 @@ import {
   type NotificationErrorClass,
   type NotificationEvent,
   type NotificationRequest,
+  type NotificationSkipReason,
   type NotificationStatus,
-  type SuppressionCause,
 } from './notification-events.js';
 
 export * from './notification-events.js';
@@ -16,8 +16,9 @@ export { recipientProblem } from './notification-rules.js';
 
 /**
  * Notification: one message (email, SMS or push) to one recipient, from a template (spec "Modèle de données principal").
- * Lifecycle: pending → sent → delivered | failed; failed also straight from pending (the provider refused it, or the
- * notification was suppressed because consent was withdrawn). delivered and failed are final.
+ * Lifecycle: pending → sent → delivered | failed; failed also straight from pending (the provider refused it);
+ * skipped only from pending (not sent on purpose: no consent, suppressed address, opted out — see consent.ts and the
+ * consent policy). delivered, failed and skipped are final.
  *
  * Interactions (opens, clicks) are tracked after sending, and never change the status: an opened email is still
  * "delivered" (or "sent" if no delivery report came). Every open and click is recorded as an event; the first open and
@@ -25,7 +26,7 @@ export { recipientProblem } from './notification-rules.js';
  * first_clicked_at), later ones only add to open_count / click_count. A click does not imply an open.
  *
  * Idempotency: the same provider_message_id reported sent again, a delivery reported again, a failure reported once the
- * notification has already failed, a suppression repeated: no new event.
+ * notification has already failed, a skip repeated: no new event.
  */
 
 // ---- commands -----------------------------------------------------------------------------------------------------
@@ -67,12 +68,20 @@ export type NotificationCommand =
       clicked_at?: string;
       now: string;
     }
-  | { type: 'SuppressNotification'; notification_id: string; cause: SuppressionCause; now: string };
+  | {
+      type: 'SkipNotification';
+      notification_id: string;
+      reason: NotificationSkipReason;
+      /** What the decision was based on (no personal data); cut to MAX_NOTIFICATION_ERROR_LENGTH. */
+      detail?: string;
+      now: string;
+    };
 
 // ---- state --------------------------------------------------------------------------------------------------------
 
 type FailedData = Extract<NotificationEvent, { type: 'NotificationFailed' }>['data'];
 export type NotificationFailure = FailedData extends infer F ? (F extends unknown ? Omit<F, 'notification_id'> : never) : never;
+export type NotificationSkip = Omit<Extract<NotificationEvent, { type: 'NotificationSkipped' }>['data'], 'notification_id'>;
 
 export interface NotificationFields {
   notification_id: string;
@@ -91,6 +100,11 @@ export interface NotificationFields {
   open_count: number;
   first_clicked_at: string | null;
   click_count: number;
+  /**
+   * Why it was skipped, once skipped. Optional: a state rebuilt from the notifications read model has only the status
+   * (the reason is in the notification's history there).
+   */
+  skip?: NotificationSkip | null;
 }
 
 export type NotificationState = { status: 'none' } | ({ status: NotificationStatus } & NotificationFields);
@@ -187,16 +201,24 @@ function decide(command: NotificationCommand, state: NotificationState): Notific
           },
         },
       ];
-    case 'SuppressNotification':
-      if (state.failure?.reason === 'suppressed') return [];
+    case 'SkipNotification':
+      if (state.status === 'skipped') return []; // the first decision stands
       if (state.status === 'sent' || state.status === 'delivered') {
-        throw new DomainError('notification_already_sent', 'A notification already sent cannot be suppressed', [
+        throw new DomainError('notification_already_sent', 'A notification already sent cannot be skipped', [
           { path: 'status', message: `is ${state.status}` },
         ]);
       }
-      assertTransition(state.status, 'failed', ['pending']);
+      assertTransition(state.status, 'skipped', ['pending']);
       return [
-        { type: 'NotificationFailed', data: { notification_id, reason: 'suppressed', cause: command.cause, failed_at: command.now } },
+        {
+          type: 'NotificationSkipped',
+          data: {
+            notification_id,
+            reason: command.reason,
+            detail: truncate(command.detail ?? '', MAX_NOTIFICATION_ERROR_LENGTH),
+            skipped_at: command.now,
+          },
+        },
       ];
   }
 }
@@ -215,6 +237,7 @@ function evolve(state: NotificationState, event: NotificationEvent): Notificatio
       open_count: 0,
       first_clicked_at: null,
       click_count: 0,
+      skip: null,
     };
   }
   if (state.status === 'none') return state;
@@ -235,6 +258,10 @@ function evolveExisting(
     case 'NotificationFailed': {
       const { notification_id: _id, ...failure } = event.data;
       return { ...state, status: 'failed', failure };
+    }
+    case 'NotificationSkipped': {
+      const { notification_id: _id, ...skip } = event.data;
+      return { ...state, status: 'skipped', skip };
     }
     case 'NotificationOpened':
       return {

@@ -1,7 +1,8 @@
 import { campaignsProjection } from './campaigns/campaigns-projection.js';
+import { consentsProjection } from './consents/consents-projection.js';
 import { notificationsProjection } from './notifications/notifications-projection.js';
 import type { Projection } from './projection.js';
 import { templatesProjection } from './templates/templates-projection.js';
 
 /** Every projection of the service, in the order their migrations run. */
-export const projections: Projection[] = [campaignsProjection, notificationsProjection, templatesProjection];
+export const projections: Projection[] = [campaignsProjection, notificationsProjection, templatesProjection, consentsProjection];

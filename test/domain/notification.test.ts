@@ -6,12 +6,13 @@ import {
   notificationErrorClasses,
   notificationEvents,
   notificationRequestSchema,
+  notificationSkipReasons,
   recipientProblem,
-  suppressionCauses,
   type NotificationChannel,
   type NotificationCommand,
   type NotificationEvent,
   type NotificationRequest,
+  type NotificationSkipReason,
   type NotificationState,
 } from '../../src/domain/notification.js';
 import { expectConformToCatalogue, given, randomGenerator, randomWalk, recording, run } from './given-when-then.js';
@@ -74,10 +75,10 @@ const bounced: NotificationEvent = {
     failed_at: LATER,
   },
 };
-const suppressed: NotificationEvent = {
-  type: 'NotificationFailed',
-  data: { notification_id, reason: 'suppressed', cause: 'consent_withdrawn', failed_at: NOW },
-};
+const skipped = (reason: NotificationSkipReason = 'no_consent', detail = 'no marketing consent on record'): NotificationEvent => ({
+  type: 'NotificationSkipped',
+  data: { notification_id, reason, detail, skipped_at: NOW },
+});
 const opened = (first_open: boolean, opened_at = LATER): NotificationEvent => ({
   type: 'NotificationOpened',
   data: { notification_id, provider_message_id: MESSAGE_ID, opened_at, first_open },
@@ -93,7 +94,7 @@ const history = {
   delivered: [requested(), sent, delivered()],
   sendFailed: [requested(), sendFailed],
   bounced: [requested(), sent, bounced],
-  suppressed: [requested(), suppressed],
+  skipped: [requested(), skipped()],
 };
 
 // ---- commands -----------------------------------------------------------------------------------------------------
@@ -144,7 +145,13 @@ const recordClicked = (provider_message_id = MESSAGE_ID): NotificationCommand =>
   url: 'https://levieuxmoulin.fr/reserver',
   now: LATER,
 });
-const suppress: NotificationCommand = { type: 'SuppressNotification', notification_id, cause: 'consent_withdrawn', now: NOW };
+const skip = (reason: NotificationSkipReason = 'no_consent', detail: string = 'no marketing consent on record'): NotificationCommand => ({
+  type: 'SkipNotification',
+  notification_id,
+  reason,
+  detail,
+  now: NOW,
+});
 
 const stateOf = (events: NotificationEvent[]) => {
   const state = fold(notificationDecider, events);
@@ -211,7 +218,7 @@ describe('RequestNotification', () => {
 });
 
 describe('a notification that does not exist', () => {
-  it.each<NotificationCommand>([recordSent(), recordDelivered(), recordFailed(), recordOpened(), recordClicked(), suppress])(
+  it.each<NotificationCommand>([recordSent(), recordDelivered(), recordFailed(), recordOpened(), recordClicked(), skip()])(
     'cannot take $type',
     (command) => {
       given(decider).when(command).thenThrows('notification_not_found');
@@ -240,7 +247,7 @@ describe('RecordNotificationSent', () => {
       .thenThrows('notification_already_sent', [{ path: 'provider_message_id' }]);
   });
 
-  it.each(['sendFailed', 'suppressed'] as const)('cannot send a notification that failed before sending (%s)', (state) => {
+  it.each(['sendFailed', 'skipped'] as const)('cannot send a notification that failed or was skipped before sending (%s)', (state) => {
     given(decider, history[state]).when(recordSent()).thenThrows('invalid_transition', [{ path: 'status' }]);
   });
 });
@@ -265,7 +272,7 @@ describe('RecordNotificationDelivered', () => {
       .thenThrows('provider_message_mismatch', [{ path: 'provider_message_id', message: `expected ${MESSAGE_ID}` }]);
   });
 
-  it.each(['pending', 'bounced', 'sendFailed', 'suppressed'] as const)('cannot deliver a %s notification', (state) => {
+  it.each(['pending', 'bounced', 'sendFailed', 'skipped'] as const)('cannot deliver a %s notification', (state) => {
     given(decider, history[state]).when(recordDelivered()).thenThrows('invalid_transition');
   });
 });
@@ -299,8 +306,12 @@ describe('RecordNotificationFailed', () => {
     );
   });
 
-  it.each(['sendFailed', 'bounced', 'suppressed'] as const)('records nothing once the notification has failed (%s): the first failure stands', (state) => {
+  it.each(['sendFailed', 'bounced'] as const)('records nothing once the notification has failed (%s): the first failure stands', (state) => {
     given(decider, history[state]).when(recordFailed({ error_class: 'transient' })).then([]);
+  });
+
+  it('cannot fail a skipped notification: skipped is final', () => {
+    given(decider, history.skipped).when(recordFailed({ error_class: 'transient' })).thenThrows('invalid_transition', [{ path: 'status' }]);
   });
 
   it('cannot fail a delivered notification', () => {
@@ -329,7 +340,7 @@ describe('RecordNotificationOpened', () => {
     });
   });
 
-  it.each(['pending', 'sendFailed', 'bounced', 'suppressed'] as const)('is refused for a %s notification', (state) => {
+  it.each(['pending', 'sendFailed', 'bounced', 'skipped'] as const)('is refused for a %s notification', (state) => {
     given(decider, history[state]).when(recordOpened()).thenThrows('interaction_not_allowed', [{ path: 'status' }]);
   });
 
@@ -359,7 +370,7 @@ describe('RecordNotificationClicked', () => {
     expect(stateOf([...events, clicked(false)])).toMatchObject({ first_clicked_at: SENT_AT, click_count: 2, status: 'sent' });
   });
 
-  it.each(['pending', 'sendFailed', 'bounced', 'suppressed'] as const)('is refused for a %s notification', (state) => {
+  it.each(['pending', 'sendFailed', 'bounced', 'skipped'] as const)('is refused for a %s notification', (state) => {
     given(decider, history[state]).when(recordClicked()).thenThrows('interaction_not_allowed');
   });
 
@@ -368,47 +379,60 @@ describe('RecordNotificationClicked', () => {
   });
 });
 
-describe('SuppressNotification', () => {
-  it.each(suppressionCauses)('fails a pending notification with reason suppressed (%s)', (cause) => {
+describe('SkipNotification', () => {
+  it.each(notificationSkipReasons)('skips a pending notification: final status skipped (%s)', (reason) => {
     given(decider, history.pending)
-      .when({ ...suppress, cause })
-      .then([{ type: 'NotificationFailed', data: { notification_id, reason: 'suppressed', cause, failed_at: NOW } }]);
-    expect(stateOf(history.suppressed)).toMatchObject({
-      status: 'failed',
-      failure: { reason: 'suppressed', cause: 'consent_withdrawn' },
+      .when(skip(reason, `because ${reason}`))
+      .then([skipped(reason, `because ${reason}`)]);
+    expect(stateOf([...history.pending, skipped(reason, 'why')])).toMatchObject({
+      status: 'skipped',
+      failure: null,
+      sent_at: null,
+      skip: { reason, detail: 'why', skipped_at: NOW },
     });
   });
 
-  it('records nothing when suppressed again', () => {
-    given(decider, history.suppressed).when(suppress).then([]);
+  it('records an empty detail when none is given, and cuts a long one', () => {
+    given(decider, history.pending).when({ ...skip('suppressed'), detail: undefined } as NotificationCommand).then([skipped('suppressed', '')]);
+    given(decider, history.pending)
+      .when(skip('opted_out', 'z'.repeat(10_000)))
+      .then([skipped('opted_out', `${'z'.repeat(MAX_NOTIFICATION_ERROR_LENGTH - 1)}…`)]);
   });
 
-  it.each(['sent', 'delivered', 'bounced'] as const)('is too late once the notification was sent (%s)', (state) => {
-    given(decider, history[state]).when(suppress).thenThrows(state === 'bounced' ? 'invalid_transition' : 'notification_already_sent');
+  it('records nothing when skipped again, whatever the reason: the first decision stands', () => {
+    given(decider, history.skipped).when(skip()).then([]);
+    given(decider, history.skipped).when(skip('opted_out', 'replied STOP')).then([]);
   });
 
-  it('cannot suppress a notification that failed to send', () => {
-    given(decider, history.sendFailed).when(suppress).thenThrows('invalid_transition');
+  it.each(['sent', 'delivered'] as const)('is too late once the notification was sent (%s)', (state) => {
+    given(decider, history[state]).when(skip()).thenThrows('notification_already_sent', [{ path: 'status', message: `is ${state}` }]);
+  });
+
+  it.each(['sendFailed', 'bounced'] as const)('cannot skip a notification that has failed (%s)', (state) => {
+    given(decider, history[state]).when(skip()).thenThrows('invalid_transition', [{ path: 'status' }]);
   });
 });
 
 describe('notification events', () => {
   it('every event the decider emits parses with its catalogue schema', () => {
     const journey = run(notificationDecider, [requestIt(), recordSent(), recordDelivered(), recordOpened(), recordClicked()]);
-    const suppressedJourney = run(notificationDecider, [requestIt(), suppress]);
+    const skippedJourney = run(notificationDecider, [requestIt(), skip()]);
     const bouncedJourney = run(notificationDecider, [requestIt(), recordSent(), recordFailed()]);
-    const all = [...journey, ...suppressedJourney, ...bouncedJourney, ...decider.emitted];
+    const all = [...journey, ...skippedJourney, ...bouncedJourney, ...decider.emitted];
     expect(new Set(all.map((e) => e.type))).toEqual(new Set(Object.keys(notificationEvents)));
     expect(new Set(all.flatMap((e) => (e.type === 'NotificationFailed' ? [e.data.reason] : [])))).toEqual(
-      new Set(['send_failed', 'delivery_failed', 'suppressed']),
+      new Set(['send_failed', 'delivery_failed']),
+    );
+    expect(new Set(all.flatMap((e) => (e.type === 'NotificationSkipped' ? [e.data.reason] : [])))).toEqual(
+      new Set(notificationSkipReasons),
     );
     expectConformToCatalogue(notificationEvents, all);
   });
 });
 
 describe('random command sequences', () => {
-  const kinds = ['sent', 'sent', 'delivered', 'delivered', 'failed', 'opened', 'opened', 'clicked', 'suppress'] as const;
-  const order = { none: 0, pending: 1, sent: 2, delivered: 3, failed: 3 } as const;
+  const kinds = ['sent', 'sent', 'delivered', 'delivered', 'failed', 'opened', 'opened', 'clicked', 'skip'] as const;
+  const order = { none: 0, pending: 1, sent: 2, delivered: 3, failed: 3, skipped: 3 } as const;
 
   it.each([1, 2, 3, 4])('keep the invariants (seed %i, 100 notifications)', (seed) => {
     const random = randomGenerator(seed);
@@ -426,14 +450,16 @@ describe('random command sequences', () => {
           return recordOpened(id);
         case 'clicked':
           return recordClicked(id);
-        case 'suppress':
-          return { ...suppress, cause: random.pick(suppressionCauses) };
+        case 'skip':
+          return skip(random.pick(notificationSkipReasons));
       }
     };
     const check = (before: NotificationState, after: NotificationState): void => {
       expect(order[after.status]).toBeGreaterThanOrEqual(order[before.status]);
-      if (before.status === 'delivered' || before.status === 'failed') expect(after.status).toBe(before.status);
+      if (before.status === 'delivered' || before.status === 'failed' || before.status === 'skipped') expect(after.status).toBe(before.status);
       if (after.status === 'none') return;
+      // Skipped means never sent: no provider message, no interaction.
+      if (after.status === 'skipped') expect([after.sent_at, after.provider_message_id, after.open_count]).toEqual([null, null, 0]);
       if (after.open_count > 0 || after.click_count > 0) expect(after.sent_at).not.toBeNull();
       if (after.status === 'sent' || after.status === 'delivered') expect(after.provider_message_id).not.toBeNull();
       // The provider's message id, once known, never changes.

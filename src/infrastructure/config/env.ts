@@ -19,6 +19,8 @@ export const envSchema = z.object({
     .optional(),
   /** The address providers and customers reach this service at: callback signatures, unsubscribe links. */
   COMM_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** Encrypts and signs unsubscribe links (32+ characters); unset: generated once and kept in the data dir. */
+  COMM_UNSUBSCRIBE_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   COMM_DATA_DIR: z.string().min(1).default('./data'),
   COMM_CONFIG_DIR: z.string().min(1).default('./config'),
   COMM_ADMIN_API_KEY: z.string().min(24, 'must be at least 24 characters').optional(),

@@ -104,6 +104,8 @@ export interface TemplateCatalogueOptions {
   engine?: TemplateEngine;
   /** Most compiled versions kept (default 1,000). */
   cacheSize?: number;
+  /** How long a template's latest version is remembered (default 1,000 ms; 0: always look it up). */
+  latestTtlMs?: number;
 }
 
 type VersionRow = TemplatesTable['template_versions'];
@@ -112,6 +114,8 @@ export class TemplateCatalogue {
   private readonly engine: TemplateEngine;
   private readonly files = new Map<string, Omit<CatalogueTemplate, 'render'>>();
   private readonly compiled = new Map<string, CatalogueTemplate>();
+  private readonly latestTtlMs: number;
+  private readonly latestCache = new Map<string, { row: { status: string; latest_version: number } | undefined; expires: number }>();
   private readonly cacheSize: number;
 
   constructor(
@@ -120,6 +124,7 @@ export class TemplateCatalogue {
     options: TemplateCatalogueOptions = {},
   ) {
     this.cacheSize = options.cacheSize ?? 1_000;
+    this.latestTtlMs = options.latestTtlMs ?? 1_000;
     this.engine = options.engine ?? new TemplateEngine(this.cacheSize);
     const kinds = options.fileKinds ?? Object.fromEntries(transactionalFileTemplates.map((id) => [id, 'transactional' as const]));
     const samples = options.fileSampleData ?? fileTemplateSampleData;
@@ -152,7 +157,7 @@ export class TemplateCatalogue {
    */
   async get(id: string, version?: number, options: { allowArchived?: boolean } = {}): Promise<CatalogueTemplate> {
     if (version === undefined) {
-      const row = await this.db.selectFrom('templates').select(['status', 'latest_version']).where('id', '=', id).executeTakeFirst();
+      const row = await this.latest(id);
       if (row) {
         if (row.status === 'archived' && !options.allowArchived) {
           throw new DomainError('template_archived', `Template ${id} is archived`, [
@@ -178,11 +183,27 @@ export class TemplateCatalogue {
   }
 
   /**
+   * The template's status and latest version, remembered for a second: a batch of a thousand notifications then
+   * costs one lookup, and a newly published version is picked up within that second.
+   */
+  private async latest(id: string): Promise<{ status: string; latest_version: number } | undefined> {
+    const hit = this.latestCache.get(id);
+    if (hit && hit.expires > Date.now()) return hit.row;
+    const ttl = this.latestTtlMs;
+    const row = await this.db.selectFrom('templates').select(['status', 'latest_version']).where('id', '=', id).executeTakeFirst();
+    if (ttl > 0) {
+      if (this.latestCache.size > 10_000) this.latestCache.clear();
+      this.latestCache.set(id, { row, expires: Date.now() + ttl });
+    }
+    return row;
+  }
+
+  /**
    * Whether get(id) would find a template: an active API template, or a file template with no API versions. Makes the
    * catalogue a TemplateDirectory for POST /notify.
    */
   async has(id: string): Promise<boolean> {
-    const row = await this.db.selectFrom('templates').select('status').where('id', '=', id).executeTakeFirst();
+    const row = await this.latest(id);
     return row ? row.status === 'active' : this.files.has(id);
   }
 

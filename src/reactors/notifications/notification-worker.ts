@@ -1,4 +1,6 @@
 import type { CommandContext } from '../../commands/command-handler.js';
+import type { MessageKind } from '../../domain/consent.js';
+import type { ConsentPolicy } from '../../platforms/notifications/compliance/consent-policy.js';
 import { CommandHandler } from '../../commands/command-handler.js';
 import { notificationStreamId } from '../../commands/notification-routes.js';
 import {
@@ -39,6 +41,8 @@ export interface NotificationWorkerOptions {
   maxDeliver?: number;
   backoffMs?: number[];
   concurrency?: number;
+  /** Checked before rendering: consent, suppressions, quiet hours (platforms/notifications/compliance/consent-policy.ts). */
+  consent?: { policy: ConsentPolicy; kindOf(notification: NotificationFields): Promise<MessageKind> };
 }
 
 /**
@@ -89,9 +93,24 @@ export class NotificationWorker {
       actor: 'notification-worker',
       now: new Date(),
     };
-    const { state } = await this.handler.load(notificationStreamId(id));
-    if (state.status !== 'pending') return; // already sent, failed or suppressed: nothing to do
-    const record = (command: NotificationCommand) => this.handler.handle(notificationStreamId(id), command, { ...context, now: new Date() });
+    const { state, revision } = await this.handler.load(notificationStreamId(id));
+    if (state.status !== 'pending') return; // already sent, failed or skipped: nothing to do
+    const record = (command: NotificationCommand) =>
+      this.handler.handle(notificationStreamId(id), command, { ...context, now: new Date() }, { loaded: { state, revision } });
+
+    const consent = this.options.consent;
+    if (consent) {
+      const decision = await consent.policy.check({ recipient: state.recipient, channel: state.channel, kind: await consent.kindOf(state), at: new Date() });
+      if ('skip' in decision) {
+        await record({ type: 'SkipNotification', notification_id: id, reason: decision.skip, detail: decision.detail, now: new Date().toISOString() });
+        return;
+      }
+      if ('deferUntil' in decision) {
+        // Quiet hours (marketing SMS): back on the queue until a second past the next allowed time, never dropped.
+        await message.nak(decision.deferUntil.getTime() - Date.now() + 1_000);
+        return;
+      }
+    }
 
     let outgoing: OutgoingMessage;
     try {

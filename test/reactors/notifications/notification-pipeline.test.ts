@@ -17,7 +17,7 @@ describe.each(testDatabases())('notification pipeline on $name', (database) => {
     mailjet = await startMailjetDouble();
     t = await startTestApp(database, {
       templates: {
-        welcome: { subject: 'Bienvenue {{first_name}}', body_html: '<p>Bonjour {{first_name}}, votre table vous attend le {{date day}}.</p>' },
+        reservation_confirmation: { subject: 'Bienvenue {{first_name}}', body_html: '<p>Bonjour {{first_name}}, votre table vous attend le {{date day}}.</p>' },
       },
       notifications: {
         email: {
@@ -51,7 +51,7 @@ describe.each(testDatabases())('notification pipeline on $name', (database) => {
 
   it('renders, sends through the provider and records the provider message id', async () => {
     const response = await t.call('POST', '/api/communication/notify', {
-      body: { template_id: 'welcome', channel: 'email', recipient: 'marie@example.fr', data: { first_name: 'Marie', day: '2026-12-24T19:30:00Z' } },
+      body: { template_id: 'reservation_confirmation', channel: 'email', recipient: 'marie@example.fr', data: { first_name: 'Marie', day: '2026-12-24T19:30:00Z' } },
     });
     expect(response.status).toBe(202);
     const id = response.body.notifications[0].notification_id;
@@ -69,7 +69,7 @@ describe.each(testDatabases())('notification pipeline on $name', (database) => {
 
   it('takes the delivery report from the verified webhook, once, and refuses an unsigned one', async () => {
     const response = await t.call('POST', '/api/communication/notify', {
-      body: { template_id: 'welcome', channel: 'email', recipient: 'paul@example.fr', data: { first_name: 'Paul', day: '2026-12-24T19:30:00Z' } },
+      body: { template_id: 'reservation_confirmation', channel: 'email', recipient: 'paul@example.fr', data: { first_name: 'Paul', day: '2026-12-24T19:30:00Z' } },
     });
     const id = response.body.notifications[0].notification_id;
     const sent = await waitForStatus(id, ['sent']);
@@ -89,7 +89,7 @@ describe.each(testDatabases())('notification pipeline on $name', (database) => {
   it('fails a notification whose template lacks a variable, with the variable named, and sends nothing', async () => {
     const before = mailjet.requests.length;
     const response = await t.call('POST', '/api/communication/notify', {
-      body: { template_id: 'welcome', channel: 'email', recipient: 'zoe@example.fr', data: { day: '2026-12-24T19:30:00Z' } },
+      body: { template_id: 'reservation_confirmation', channel: 'email', recipient: 'zoe@example.fr', data: { day: '2026-12-24T19:30:00Z' } },
     });
     const id = response.body.notifications[0].notification_id;
     const failed = await waitForStatus(id, ['failed']);
@@ -101,7 +101,7 @@ describe.each(testDatabases())('notification pipeline on $name', (database) => {
   it('fails a notification the provider refuses for good, with the provider message', async () => {
     mailjet.fail({ status: 400, times: 1 });
     const response = await t.call('POST', '/api/communication/notify', {
-      body: { template_id: 'welcome', channel: 'email', recipient: 'refused@example.fr', data: { first_name: 'X', day: '2026-12-24T19:30:00Z' } },
+      body: { template_id: 'reservation_confirmation', channel: 'email', recipient: 'refused@example.fr', data: { first_name: 'X', day: '2026-12-24T19:30:00Z' } },
     });
     expect(response.status).toBe(202);
     const id = response.body.notifications[0].notification_id;
@@ -112,7 +112,7 @@ describe.each(testDatabases())('notification pipeline on $name', (database) => {
 
   it('fails a notification for a channel with no provider configured', async () => {
     const response = await t.call('POST', '/api/communication/notify', {
-      body: { template_id: 'welcome', channel: 'sms', recipient: '+33612345678', data: { first_name: 'A', day: '2026-12-24T19:30:00Z' } },
+      body: { template_id: 'reservation_confirmation', channel: 'sms', recipient: '+33612345678', data: { first_name: 'A', day: '2026-12-24T19:30:00Z' } },
     });
     const id = response.body.notifications[0].notification_id;
     const failed = await waitForStatus(id, ['failed']);

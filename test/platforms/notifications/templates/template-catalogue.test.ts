@@ -102,7 +102,7 @@ describe.each(testDatabases())('templates read model and catalogue on $name', (d
     cleanups.push(() => projector.stop());
     await projector.start();
     const caughtUp = async () => expect(await projector.waitFor((await store.headPosition())!, 5000)).toBe(true);
-    const catalogue = new TemplateCatalogue(db, fileTemplates);
+    const catalogue = new TemplateCatalogue(db, fileTemplates, { latestTtlMs: 0 });
     return { sql, store, db, send, projector, caughtUp, catalogue };
   };
 
