@@ -19,6 +19,8 @@ import { parseTwilioStatus, verifyTwilioSignature } from '../platforms/notificat
 import type { NotificationsTable } from '../projections/notifications/notifications-table.js';
 import { CommandHandler, type CommandContext } from './command-handler.js';
 import { notificationStreamId } from './notification-routes.js';
+import { RecipientSuppressor } from './recipient-suppressor.js';
+import type { SuppressionReason } from '../domain/consent.js';
 
 /**
  * POST /api/communication/webhooks/inbound/{provider}: delivery reports from the providers. No API key (providers
@@ -69,6 +71,7 @@ const outcomeSchema = z.object({ received: z.number().int(), applied: z.number()
 export async function registerDeliveryWebhookRoutes(app: FastifyInstance, deps: Dependencies): Promise<void> {
   const handler = new CommandHandler<NotificationCommand, NotificationEvent, NotificationState>(deps.store, notificationDecider, notificationEvents);
   const read = deps.db as Kysely<NotificationsTable>;
+  const suppressor = new RecipientSuppressor(deps.store);
 
   await app.register(async (scope) => {
     // Signatures cover the exact bytes received: keep the raw body, parse it here.
@@ -105,15 +108,27 @@ export async function registerDeliveryWebhookRoutes(app: FastifyInstance, deps: 
 
   async function apply(event: DeliveryEvent): Promise<'applied' | 'ignored' | 'not_yet_sent'> {
     const command = toCommand(event);
-    if (!command) return 'ignored';
+    const suppression = suppressionOf(event);
+    if (!command && !suppression) return 'ignored';
     const notificationId = event.notificationId ?? (await findByProviderMessage(event));
     if (!notificationId) {
       deps.logger.info({ provider: event.provider, kind: event.kind }, 'delivery report for an unknown message ignored');
       return 'ignored';
     }
     const context: CommandContext = { correlationId: notificationId, causationId: event.providerEventId, actor: `provider:${event.provider}`, now: new Date() };
+    if (suppression) {
+      const { state } = await handler.load(notificationStreamId(notificationId));
+      if (state.status !== 'none') {
+        await suppressor.suppress(
+          { recipient: state.recipient, channel: state.channel, reason: suppression, source: `${event.provider}_webhook` },
+          context,
+          `${event.provider}:${event.providerEventId}:suppress`,
+        );
+      }
+      if (!command) return 'applied';
+    }
     try {
-      const result = await handler.handle(notificationStreamId(notificationId), { ...command, notification_id: notificationId } as NotificationCommand, context, {
+      const result = await handler.handle(notificationStreamId(notificationId), { ...command!, notification_id: notificationId } as NotificationCommand, context, {
         eventIdSeed: `${event.provider}:${event.providerEventId}`,
       });
       return result.appended > 0 ? 'applied' : 'ignored';
@@ -159,10 +174,18 @@ function toCommand(event: DeliveryEvent): CommandWithoutId | null {
     case 'failed':
       return { type: 'RecordNotificationFailed', error_class: event.hard ? 'permanent' : 'transient', message: event.reason ?? 'failed', provider: event.provider, provider_message_id, now };
     default:
-      // sent and deferred add nothing to what the worker recorded; spam reports and unsubscribes go to the
-      // suppression list (consent), not to the notification.
+      // sent and deferred add nothing to what the worker recorded; spam reports and unsubscribes only go to the
+      // suppression list (see suppressionOf).
       return null;
   }
+}
+
+/** Reports that say the recipient must not get more messages on this channel. */
+function suppressionOf(event: DeliveryEvent): SuppressionReason | null {
+  if (event.kind === 'spam') return 'spam_report';
+  if (event.kind === 'unsubscribed') return 'unsubscribe';
+  if (event.kind === 'bounced' && event.hard) return 'hard_bounce';
+  return null;
 }
 
 function readReports(provider: InboundProvider, request: FastifyRequest, deps: Dependencies): DeliveryEvent[] {

@@ -3,6 +3,7 @@ import type { MessageKind } from '../../domain/consent.js';
 import type { ConsentPolicy } from '../../platforms/notifications/compliance/consent-policy.js';
 import { CommandHandler } from '../../commands/command-handler.js';
 import { notificationStreamId } from '../../commands/notification-routes.js';
+import { RecipientSuppressor } from '../../commands/recipient-suppressor.js';
 import {
   notificationDecider,
   notificationEvents,
@@ -53,6 +54,7 @@ export interface NotificationWorkerOptions {
 export class NotificationWorker {
   private readonly handler: CommandHandler<NotificationCommand, NotificationEvent, NotificationState>;
   private readonly consumers: Consumer[] = [];
+  private readonly suppressor: RecipientSuppressor;
 
   constructor(
     private readonly store: EventStore,
@@ -63,6 +65,7 @@ export class NotificationWorker {
     private readonly options: NotificationWorkerOptions = {},
   ) {
     this.handler = new CommandHandler(store, notificationDecider, notificationEvents);
+    this.suppressor = new RecipientSuppressor(store);
   }
 
   async start(): Promise<void> {
@@ -134,6 +137,13 @@ export class NotificationWorker {
     } catch (error) {
       if (!(error instanceof ProviderError)) throw error;
       if (error.errorClass === 'suppressed') {
+        // The provider knows the recipient opted out (STOP) or the push subscription is gone: remember it for
+        // every later message, then skip this one.
+        await this.suppressor.suppress(
+          { recipient: state.recipient, channel: state.channel, reason: state.channel === 'sms' ? 'stop' : 'hard_bounce', source: error.provider },
+          context,
+          `${message.id}:suppress`,
+        );
         await record({ type: 'SkipNotification', notification_id: id, reason: 'opted_out', detail: `${error.provider}: ${error.message}`, now: new Date().toISOString() });
         return;
       }

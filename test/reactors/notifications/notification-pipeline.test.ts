@@ -86,6 +86,35 @@ describe.each(testDatabases())('notification pipeline on $name', (database) => {
     expect(delivered.history.filter((h: { type: string }) => h.type === 'NotificationDelivered')).toHaveLength(1);
   });
 
+  it('puts a recipient who reports spam on the suppression list, for every later message', async () => {
+    const response = await t.call('POST', '/api/communication/notify', {
+      body: { template_id: 'reservation_confirmation', channel: 'email', recipient: 'Lea@Example.fr', data: { first_name: 'Léa', day: '2026-12-24T19:30:00Z' } },
+    });
+    const id = response.body.notifications[0].notification_id;
+    const sent = await waitForStatus(id, ['sent']);
+    const auth = `Basic ${Buffer.from(`${webhook.username}:${webhook.password}`).toString('base64')}`;
+    const report = [{ event: 'spam', time: Math.floor(Date.now() / 1000), MessageID: sent.provider_message_id, email: 'lea@example.fr', CustomID: id, source: 'JMRPP' }];
+    const first = await t.call('POST', '/api/communication/webhooks/inbound/mailjet', { body: report, key: null, headers: { authorization: auth } });
+    expect(first.status).toBe(200);
+    expect(first.body.applied).toBe(1);
+    await t.call('POST', '/api/communication/webhooks/inbound/mailjet', { body: report, key: null, headers: { authorization: auth } });
+    let consent: { suppressed: boolean; suppression_reason: string; suppressions: unknown[] } | undefined;
+    for (let i = 0; i < 100 && !consent?.suppressed; i++) {
+      const read = await t.call('GET', '/api/communication/consents?recipient=lea@example.fr&channel=email');
+      consent = read.body.consents[0];
+      if (!consent?.suppressed) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(consent).toMatchObject({ suppressed: true, suppression_reason: 'spam_report' });
+    expect(consent!.suppressions).toHaveLength(1);
+
+    // Even a transactional message no longer goes to an address that reported spam.
+    const next = await t.call('POST', '/api/communication/notify', {
+      body: { template_id: 'reservation_confirmation', channel: 'email', recipient: 'lea@example.fr', data: { first_name: 'Léa', day: '2026-12-24T19:30:00Z' } },
+    });
+    const skipped = await waitForStatus(next.body.notifications[0].notification_id, ['skipped']);
+    expect(skipped.status).toBe('skipped');
+  });
+
   it('fails a notification whose template lacks a variable, with the variable named, and sends nothing', async () => {
     const before = mailjet.requests.length;
     const response = await t.call('POST', '/api/communication/notify', {
