@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   if (wants('notifications')) {
     const url = await freshDatabase(baseUrl, 'comm_bench_notifications');
     const total = Number(process.env.BENCH_NOTIFICATIONS ?? 100_000);
-    const r = await benchNotifications(url, process.env.NATS_URL ?? 'nats://127.0.0.1:4222', total);
+    const r = await benchNotifications(url, process.env.BENCH_IN_PROCESS_BUS ? undefined : (process.env.NATS_URL ?? 'nats://127.0.0.1:4222'), total);
     rows.push({ benchmark: `notifications end to end (${r.total} e-mails, ${r.bus})`, value: r.endToEndPerSecond, unit: 'notifications/s', target: '>= 2000', note: `accepted at ${r.acceptedPerSecond}/s` });
     rows.push({ benchmark: `notification request → provider call at ${r.latency.rate}/s: p99`, value: r.latency.p99, unit: 'ms', target: '<= 1000', note: `p50 ${r.latency.p50} ms, max ${r.latency.max} ms, ${r.latency.count} messages` });
     rows.push({ benchmark: 'service memory (RSS) over the notification run', value: r.rssMb.end, unit: 'MB at end', target: 'flat', note: `start ${r.rssMb.start} MB, max ${r.rssMb.max} MB` });

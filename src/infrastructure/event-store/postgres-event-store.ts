@@ -48,6 +48,8 @@ export async function createPostgresEventStore(
 }
 
 const DEFAULT_BATCH_SIZE = 500;
+/** Shortest time between two reads of a woken subscription. */
+const SETTLE_MS = 10;
 // Serialises migrations of concurrent processes: CREATE ... IF NOT EXISTS / OR REPLACE race with each other.
 const MIGRATION_LOCK_KEY = 7_305_411_902;
 
@@ -273,6 +275,9 @@ class PgSubscription implements EventSubscription {
           if (batch.length === this.batchSize) continue;
         }
         if (this.store.wakeGeneration === generation) await this.waitForWake();
+        // Under a stream of appends every one of them is a wake-up: read at most every few milliseconds, so that a
+        // subscription whose filter matches little (or nothing) does not query once per append.
+        await this.settle();
       }
     } finally {
       this.closed = true;
@@ -286,6 +291,14 @@ class PgSubscription implements EventSubscription {
     this.store.forget(this);
     // Let an in-flight read finish, so the caller may close the SqlClient right after.
     await this.reading;
+  }
+
+  private lastRead = 0;
+
+  private async settle(): Promise<void> {
+    const wait = this.lastRead + SETTLE_MS - performance.now();
+    if (wait > 0 && !this.closed) await new Promise((resolve) => setTimeout(resolve, wait));
+    this.lastRead = performance.now();
   }
 
   private waitForWake(): Promise<void> {

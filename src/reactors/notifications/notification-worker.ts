@@ -76,7 +76,7 @@ export class NotificationWorker {
           subjects: [notificationJobSubject(this.bus, channel)],
           maxDeliver: this.options.maxDeliver ?? 5,
           backoffMs: this.options.backoffMs ?? [1_000, 5_000, 30_000, 120_000],
-          concurrency: this.options.concurrency ?? 16,
+          concurrency: this.options.concurrency ?? 64,
         },
         (message) => this.handle(message),
       );
