@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -11,9 +12,13 @@ export interface PrismMock {
   stop(): Promise<void>;
 }
 
-export const contractsDir = fileURLToPath(new URL('../../../shared/contracts/', import.meta.url));
+/** The vendors' contracts live in shared/ beside the repository (CONTRACTS_DIR overrides). */
+export const contractsDir = process.env.CONTRACTS_DIR ? `${process.env.CONTRACTS_DIR.replace(/\/$/, '')}/` : fileURLToPath(new URL('../../../shared/contracts/', import.meta.url));
 
 export async function startPrism(contractFile: string, options: { timeoutMs?: number } = {}): Promise<PrismMock> {
+  if (!existsSync(`${contractsDir}${contractFile}`)) {
+    throw new Error(`Vendor contract ${contractsDir}${contractFile} not found: shared/ must sit beside the repository (or set CONTRACTS_DIR)`);
+  }
   const port = await freePort();
   const child: ChildProcess = spawn(
     process.execPath,
