@@ -16,6 +16,7 @@ import { parseOvhReceipt } from '../platforms/notifications/inbound/ovh-receipts
 import { verifyCallbackToken } from '../platforms/notifications/inbound/inbound-event.js';
 import { parseSendGridEventBatch, verifySendGridSignature } from '../platforms/notifications/inbound/sendgrid-events.js';
 import { parseTwilioStatus, verifyTwilioSignature } from '../platforms/notifications/inbound/twilio-status.js';
+import { providerEntries } from '../platforms/notifications/providers-from-config.js';
 import type { NotificationsTable } from '../projections/notifications/notifications-table.js';
 import { CommandHandler, type CommandContext } from './command-handler.js';
 import { notificationStreamId } from './notification-routes.js';
@@ -37,10 +38,7 @@ export interface InboundSecrets {
 
 /** Where each provider's verification secret sits in notifications.json (primary or secondary entry). */
 export function inboundSecretsFromConfig(config: NotificationsConfig): InboundSecrets {
-  const entries = (['email', 'sms', 'push'] as const).flatMap((channel) => {
-    const entry = config[channel] as (Record<string, unknown> & { secondary?: Record<string, unknown> }) | undefined;
-    return entry ? [entry, ...(entry.secondary ? [entry.secondary] : [])] : [];
-  });
+  const entries = providerEntries(config);
   const of = (name: string) => entries.find((e) => e.provider === name);
   const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
   const secrets: InboundSecrets = {};

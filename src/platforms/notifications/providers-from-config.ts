@@ -9,7 +9,7 @@ import { createWebPushProvider, type WebPushConfig } from './push/web-push.js';
 import { createOvhProvider, type OvhConfig } from './sms/ovh.js';
 import { createTwilioProvider, type TwilioConfig } from './sms/twilio.js';
 
-type Entry = { provider: string } & Record<string, unknown>;
+export type Entry = { provider: string } & Record<string, unknown>;
 
 /**
  * The providers notifications.json names, per channel: `provider` is the primary, `secondary` the failover. Each
@@ -50,14 +50,21 @@ export function createProvider(entry: Entry, options: { timeoutMs?: number }): N
   }
 }
 
+/** Every provider entry of notifications.json, primaries and secondaries, in channel order. */
+export function providerEntries(config: NotificationsConfig): Entry[] {
+  return (['email', 'sms', 'push'] as const).flatMap((channel) => {
+    const entry = config[channel] as (Entry & { secondary?: Entry }) | undefined;
+    if (!entry) return [];
+    const { secondary, ...primary } = entry;
+    return secondary ? [primary, secondary] : [primary];
+  });
+}
+
 /** rate_per_second of each configured provider entry, by provider name. */
 export function ratesFromConfig(config: NotificationsConfig): Record<string, number> {
   const rates: Record<string, number> = {};
-  for (const channel of ['email', 'sms', 'push'] as const) {
-    const entry = config[channel] as (Entry & { secondary?: Entry }) | undefined;
-    for (const e of [entry, entry?.secondary]) {
-      if (e && typeof e.rate_per_second === 'number') rates[e.provider] = e.rate_per_second;
-    }
+  for (const entry of providerEntries(config)) {
+    if (typeof entry.rate_per_second === 'number') rates[entry.provider] = entry.rate_per_second;
   }
   return rates;
 }
