@@ -21,7 +21,14 @@ export interface RunningApp {
 /** The whole service on a fresh database, listening on a random port of 127.0.0.1. */
 export async function startTestApp(
   database: TestDatabase,
-  options: { projector?: boolean; worker?: boolean; templates?: ConfigFiles['templates']; notifications?: ConfigFiles['notifications']; env?: Record<string, string> } = {},
+  options: {
+    projector?: boolean;
+    worker?: boolean;
+    templates?: ConfigFiles['templates'];
+    notifications?: ConfigFiles['notifications'];
+    platforms?: ConfigFiles['platforms'];
+    env?: Record<string, string>;
+  } = {},
 ): Promise<RunningApp> {
   const dataDir = await mkdtemp(join(tmpdir(), 'comm-test-'));
   const { key: adminKey } = generateApiKey();
@@ -30,7 +37,7 @@ export async function startTestApp(
   const app = await createApp({
     env,
     logger: createLogger('silent'),
-    files: { platforms: {}, notifications: options.notifications ?? {}, templates: options.templates ?? {} },
+    files: { platforms: options.platforms ?? {}, notifications: options.notifications ?? {}, templates: options.templates ?? {} },
     sql,
     projector: options.projector,
     worker: options.worker,

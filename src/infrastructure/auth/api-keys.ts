@@ -18,6 +18,8 @@ export const scopes = [
   'notifications:read',
   'notifications:send',
   'analytics:read',
+  'webhooks:read',
+  'webhooks:write',
 ] as const;
 export type Scope = (typeof scopes)[number];
 
