@@ -8,9 +8,11 @@ async function main(): Promise<void> {
   const env = loadEnv();
   const files = await loadConfigFiles(env.COMM_CONFIG_DIR);
   const logger = createLogger(env.LOG_LEVEL);
-  const app = await createApp({ env, logger, files });
+  const roles = env.COMM_ROLES;
+  const app = await createApp({ env, logger, files, api: roles.has('api'), projector: roles.has('projector'), worker: roles.has('worker') });
+  // Without the api role the probes and /metrics still answer, so orchestrators can watch a worker or projector.
   const address = await app.start({ port: env.PORT, host: env.HOST });
-  logger.info({ address, docs: `${address}/docs` }, 'communication module listening');
+  logger.info({ address, roles: [...roles], docs: `${address}/docs` }, 'communication module listening');
 
   let stopping = false;
   const shutdown = (signal: string) => {

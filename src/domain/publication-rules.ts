@@ -137,11 +137,14 @@ export function assertDue(state: ExistingState, platform: PlatformState, now: st
 /**
  * A failure is retried when the worker says it is retryable, attempts remain and the publication was not canceled.
  * A permanent or validation error is never retried, whatever `retryable` says: the same request would fail again.
+ * An auth failure is retried without an attempt limit (backoff capped at RETRY_MAX_SECONDS) until the account is reconnected.
  */
 export function willRetry(state: ExistingState, platform: PlatformState, command: FailedCommand): boolean {
   if (!command.retryable) return false;
   if (command.error_class === 'permanent' || command.error_class === 'validation') return false;
   if (state.canceled_at !== null) return false;
+  // A refused token is the account's problem, not the post's: the post waits for reconnection however long it takes.
+  if (command.error_class === 'auth') return true;
   return platform.attempts < state.max_attempts;
 }
 

@@ -6,6 +6,8 @@ import { generateApiKey, type Scope } from '../../src/infrastructure/auth/api-ke
 import type { ConfigFiles } from '../../src/infrastructure/config/config-files.js';
 import { loadEnv } from '../../src/infrastructure/config/env.js';
 import { createLogger } from '../../src/infrastructure/logging/logger.js';
+import type { PublicationSchedulerOptions } from '../../src/reactors/publications/publication-scheduler.js';
+import type { PublicationConnectors } from '../../src/reactors/publications/publication-worker.js';
 import type { TestDatabase } from './databases.js';
 
 export interface RunningApp {
@@ -27,6 +29,8 @@ export async function startTestApp(
     templates?: ConfigFiles['templates'];
     notifications?: ConfigFiles['notifications'];
     platforms?: ConfigFiles['platforms'];
+    connectors?: PublicationConnectors;
+    scheduler?: PublicationSchedulerOptions;
     env?: Record<string, string>;
   } = {},
 ): Promise<RunningApp> {
@@ -41,6 +45,8 @@ export async function startTestApp(
     sql,
     projector: options.projector,
     worker: options.worker,
+    connectors: options.connectors,
+    scheduler: options.scheduler,
   });
   const url = (await app.start({ port: 0, host: '127.0.0.1' }))!;
   const { ApiKeyStore } = await import('../../src/infrastructure/auth/api-keys.js');

@@ -12,6 +12,11 @@ import { formatZodIssues } from './format-issues.js';
 
 const baseUrl = z.url({ protocol: /^https?$/ }).optional();
 const secret = z.string().min(1);
+/** Posting limits of one platform account, enforced by the scheduler (see slot-rules-from-config.ts). */
+const postingLimits = {
+  posts_per_24h: z.number().int().positive().nullable().optional(),
+  min_gap_minutes: z.number().nonnegative().max(1_440).optional(),
+};
 
 const platformsSchema = z
   .object({
@@ -22,11 +27,13 @@ const platformsSchema = z
       access_token: secret.optional(),
       api_version: z.string().regex(/^v\d+\.\d+$/, 'must look like v18.0').default('v18.0'),
       base_url: baseUrl,
+      ...postingLimits,
     }),
     instagram: z.looseObject({
       business_account_id: z.string().min(1),
       access_token: secret.optional(),
       base_url: baseUrl,
+      ...postingLimits,
     }),
     twitter: z.looseObject({
       api_key: secret.optional(),
@@ -34,16 +41,19 @@ const platformsSchema = z
       access_token: secret.optional(),
       access_token_secret: secret.optional(),
       base_url: baseUrl,
+      ...postingLimits,
     }),
     google_business: z.looseObject({
       account_id: z.string().min(1).optional(),
       location_id: z.string().min(1).optional(),
       base_url: baseUrl,
+      ...postingLimits,
     }),
     linkedin: z.looseObject({
       organization_id: z.string().min(1).optional(),
       access_token: secret.optional(),
       base_url: baseUrl,
+      ...postingLimits,
     }),
   })
   .partial()

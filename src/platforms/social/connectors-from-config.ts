@@ -1,0 +1,40 @@
+import type { Platform } from '../../domain/publication-events.js';
+import type { PlatformsConfig } from '../../infrastructure/config/config-files.js';
+import { BreakerConnector, type BreakerSettings } from './breaker-connector.js';
+import type { SocialConnector } from './connector.js';
+import { createFacebookConnector } from './facebook.js';
+import { createGoogleBusinessConnector } from './google-business.js';
+import { createInstagramConnector } from './instagram.js';
+import { createLinkedInConnector } from './linkedin.js';
+import { createXConnector } from './x.js';
+
+type Factory = (config: unknown, options?: { timeoutMs?: number }) => SocialConnector;
+
+const factories: Record<Platform, Factory> = {
+  facebook: createFacebookConnector,
+  instagram: createInstagramConnector,
+  twitter: createXConnector,
+  google_business: createGoogleBusinessConnector,
+  linkedin: createLinkedInConnector,
+};
+
+/**
+ * One connector per platform entry in platforms.json, each behind its own circuit breaker. A platform without an
+ * entry has no connector: publishing to it is refused when the publication is requested.
+ */
+export function connectorsFromConfig(
+  config: PlatformsConfig,
+  options: { timeoutMs?: number; breaker?: BreakerSettings } = {},
+): Partial<Record<Platform, BreakerConnector>> {
+  const connectors: Partial<Record<Platform, BreakerConnector>> = {};
+  for (const platform of Object.keys(factories) as Platform[]) {
+    const entry = config[platform];
+    if (!entry) continue;
+    try {
+      connectors[platform] = new BreakerConnector(factories[platform](entry, { timeoutMs: options.timeoutMs }), options.breaker);
+    } catch (error) {
+      throw new Error(`platforms.json ${platform}: ${(error as Error).message}`);
+    }
+  }
+  return connectors;
+}

@@ -1,0 +1,291 @@
+import { randomUUID } from 'node:crypto';
+import { CommandHandler, type CommandContext } from '../../commands/command-handler.js';
+import { isDomainError } from '../../domain/domain-error.js';
+import { composeText } from '../../domain/publication-adaptation.js';
+import {
+  publicationDecider,
+  publicationEvents,
+  type Platform,
+  type PlatformState,
+  type PublicationCommand,
+  type PublicationEvent,
+  type PublicationState,
+  type PublishErrorClass,
+} from '../../domain/publication.js';
+import {
+  connectionStreamId,
+  platformConnectionDecider,
+  platformConnectionEvents,
+  type PlatformConnectionCommand,
+  type PlatformConnectionEvent,
+  type PlatformConnectionState,
+} from '../../domain/platform-connection.js';
+import type { BusMessage, Consumer, MessageBus } from '../../infrastructure/bus/message-bus.js';
+import type { EventStore } from '../../infrastructure/event-store/event-store.js';
+import type { Logger } from '../../infrastructure/logging/logger.js';
+import { PlatformError, type PublishedPost, type SocialConnector, type SocialPost } from '../../platforms/social/connector.js';
+import { publicationJobSubject, type PublicationJob } from './publication-job.js';
+
+export type PublicationConnectors = Partial<Record<Platform, SocialConnector & { readonly isOpen?: boolean }>>;
+
+export interface PublicationWorkerOptions {
+  platforms?: Platform[];
+  /** Deliveries of one job before it is dead-lettered (the scheduler recovers the platform later). Default 5. */
+  maxDeliver?: number;
+  backoffMs?: number[];
+  /** Jobs handled at once per platform. Default 16. */
+  concurrency?: number;
+  /** How long a job may stay unacknowledged before the bus gives it to another worker (JetStream). */
+  ackWaitMs?: number;
+  /** An auth failure retries after this long (the account needs reconnecting). Default 15 min. */
+  authRetrySeconds?: number;
+  /** How far before the scheduled time the platform is searched for a post we may already have made. Default 5 min. */
+  searchMarginMs?: number;
+}
+
+/** The publication's stream. */
+export function publicationStreamId(publicationId: string): string {
+  return `publication-${publicationId}`;
+}
+
+/**
+ * The publishing worker: takes a job, loads the publication from its stream and acts on the platform's state there.
+ *
+ * No duplicate posts: the attempt is recorded (PlatformPublishingStarted) before the platform is called. When a job
+ * finds its platform already publishing (a worker died between the call and the recorded result) or starts any attempt
+ * after the first, it first asks the platform for a post carrying our exact text made since the scheduled time, and
+ * records that post instead of posting again. An answer that may have been lost (timeout after sending) is checked the
+ * same way before it is recorded as failed.
+ *
+ * Results go back as commands on the publication; the decider decides retries (next_attempt_at) and the scheduler
+ * re-dispatches when they are due. The bus's own redelivery is for crashes and infrastructure errors.
+ */
+export class PublicationWorker {
+  private readonly handler: CommandHandler<PublicationCommand, PublicationEvent, PublicationState>;
+  private readonly connections: CommandHandler<PlatformConnectionCommand, PlatformConnectionEvent, PlatformConnectionState>;
+  private readonly consumers: Consumer[] = [];
+
+  constructor(
+    store: EventStore,
+    private readonly bus: MessageBus,
+    private readonly connectors: PublicationConnectors,
+    private readonly logger: Logger,
+    private readonly options: PublicationWorkerOptions = {},
+  ) {
+    this.handler = new CommandHandler(store, publicationDecider, publicationEvents);
+    this.connections = new CommandHandler(store, platformConnectionDecider, platformConnectionEvents);
+  }
+
+  async start(): Promise<void> {
+    for (const platform of this.options.platforms ?? (Object.keys(this.connectors) as Platform[])) {
+      const consumer = await this.bus.consume<PublicationJob>(
+        {
+          durable: `publish-${platform}`,
+          subjects: [publicationJobSubject(this.bus, platform)],
+          maxDeliver: this.options.maxDeliver ?? 5,
+          backoffMs: this.options.backoffMs ?? [1_000, 5_000, 30_000, 120_000],
+          concurrency: this.options.concurrency ?? 16,
+          ...(this.options.ackWaitMs ? { ackWaitMs: this.options.ackWaitMs } : {}),
+        },
+        (message) => this.handle(message),
+      );
+      this.consumers.push(consumer);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.consumers.splice(0).map((c) => c.stop()));
+  }
+
+  async handle(message: BusMessage<PublicationJob>): Promise<void> {
+    const { publication_id: id, platform } = message.data;
+    const context: CommandContext = {
+      correlationId: message.headers['correlation-id'] || id,
+      causationId: message.id,
+      actor: 'publication-worker',
+      now: new Date(),
+    };
+    const loaded = await this.handler.load(publicationStreamId(id));
+    const state = loaded.state;
+    if (state.status === 'none') {
+      await message.deadLetter(`Publication ${id} does not exist`);
+      return;
+    }
+    const target = state.platforms.find((p) => p.platform === platform);
+    if (!target) {
+      await message.deadLetter(`Publication ${id} is not for ${platform}`);
+      return;
+    }
+    const attempt = new Attempt(this.handler, id, platform, context, loaded);
+    const connector = this.connectors[platform];
+
+    if (target.status === 'publishing') {
+      if (!connector) throw new Error(`${platform} is not configured; cannot check the interrupted attempt`);
+      await this.recoverInterrupted(attempt, state, target, connector);
+      return;
+    }
+    if (target.status !== 'scheduled') return; // published, failed or canceled: a repeated job
+    const due = Date.parse(target.next_attempt_at ?? state.scheduled_time);
+    if (due > Date.now() + 1_000) return; // rescheduled since the job was made: the scheduler sends it again when due
+    if (connector?.isOpen) {
+      // The platform is failing: wait for the breaker to try again, without spending an attempt.
+      await message.nak(30_000);
+      return;
+    }
+
+    const attemptId = randomUUID();
+    try {
+      await attempt.start(attemptId);
+    } catch (error) {
+      // Another worker started this platform in the meantime (the same job handed out twice): it owns the attempt.
+      if (isDomainError(error)) return;
+      throw error;
+    }
+    if (!connector) {
+      await attempt.failed({ error_class: 'permanent', message: `${platform} is not configured in platforms.json`, retryable: false });
+      return;
+    }
+    const post = this.postOf(state, platform, attemptId);
+    if (target.attempts > 0) {
+      // An earlier attempt failed, perhaps after the platform made the post: look before posting again.
+      const found = await connector.findPublished(post, this.searchSince(state));
+      if (found) {
+        await attempt.published(found);
+        return;
+      }
+    }
+    await this.publish(attempt, connector, post, state);
+  }
+
+  private async publish(attempt: Attempt, connector: SocialConnector, post: SocialPost, state: Exclude<PublicationState, { status: 'none' }>): Promise<void> {
+    let result: PublishedPost;
+    try {
+      result = await connector.publish(post);
+    } catch (error) {
+      if (!(error instanceof PlatformError)) throw error;
+      await this.recordFailure(attempt, connector, post, state, error);
+      return;
+    }
+    await attempt.published(result);
+    await this.reportConnection({ type: 'ReportConnectionWorking', platform: connector.platform, account: connector.account, now: new Date().toISOString() }, attempt.context);
+  }
+
+  private async recordFailure(
+    attempt: Attempt,
+    connector: SocialConnector,
+    post: SocialPost,
+    state: Exclude<PublicationState, { status: 'none' }>,
+    error: PlatformError,
+  ): Promise<void> {
+    const platform = connector.platform;
+    if (error.errorClass === 'unknown_outcome' || error.errorClass === 'duplicate') {
+      // The post may exist (our call reached the platform, or an earlier attempt did): ask before deciding.
+      const found = await connector.findPublished(post, this.searchSince(state));
+      if (found) {
+        await attempt.published(found);
+        return;
+      }
+    }
+    this.logger.warn({ publication_id: attempt.publicationId, platform, error_class: error.errorClass }, `publishing failed: ${error.message}`);
+    switch (error.errorClass) {
+      case 'auth':
+        await this.reportConnection(
+          { type: 'ReportAuthorizationFailure', platform, account: connector.account, message: error.message, publication_id: attempt.publicationId, now: new Date().toISOString() },
+          attempt.context,
+        );
+        await attempt.failed({ error_class: 'auth', message: error.message, retryable: true, retry_after_seconds: this.options.authRetrySeconds ?? 900 });
+        return;
+      case 'permanent':
+      case 'duplicate':
+        await attempt.failed({ error_class: 'permanent', message: error.message, retryable: false });
+        return;
+      case 'rate_limited':
+        await attempt.failed({ error_class: 'rate_limited', message: error.message, retryable: true, ...retryAfter(error) });
+        return;
+      default:
+        await attempt.failed({ error_class: 'transient', message: error.message, retryable: true, ...retryAfter(error) });
+    }
+  }
+
+  /** A job found the platform publishing: the worker that started the attempt died (or its job was lost). */
+  private async recoverInterrupted(attempt: Attempt, state: Exclude<PublicationState, { status: 'none' }>, target: PlatformState, connector: SocialConnector): Promise<void> {
+    attempt.attemptId = target.attempt_id!;
+    const found = await connector.findPublished(this.postOf(state, target.platform, attempt.attemptId), this.searchSince(state));
+    if (found) {
+      this.logger.info({ publication_id: attempt.publicationId, platform: target.platform }, 'interrupted attempt had posted: recorded');
+      await attempt.published(found);
+      return;
+    }
+    await attempt.failed({ error_class: 'transient', message: 'The attempt was interrupted before its result was recorded; no post was found on the platform', retryable: true });
+  }
+
+  private postOf(state: Exclude<PublicationState, { status: 'none' }>, platform: Platform, attemptId: string): SocialPost {
+    return {
+      publicationId: state.publication_id,
+      attemptId,
+      title: state.content.title,
+      text: composeText(state.content, platform),
+      mediaUrls: state.content.media_urls,
+    };
+  }
+
+  private searchSince(state: Exclude<PublicationState, { status: 'none' }>): Date {
+    return new Date(Date.parse(state.scheduled_time) - (this.options.searchMarginMs ?? 300_000));
+  }
+
+  private async reportConnection(command: PlatformConnectionCommand, context: CommandContext): Promise<void> {
+    try {
+      await this.connections.handle(connectionStreamId(command.platform), command, context);
+    } catch (error) {
+      // Two workers reporting at once: one of them recorded it.
+      this.logger.debug({ err: error }, 'connection state not recorded');
+    }
+  }
+}
+
+function retryAfter(error: PlatformError): { retry_after_seconds?: number } {
+  return error.details.retryAfterMs === undefined ? {} : { retry_after_seconds: Math.ceil(error.details.retryAfterMs / 1_000) };
+}
+
+/** One attempt's commands on the publication, each decided on the state the previous one left. */
+class Attempt {
+  attemptId = '';
+  private known: { state: PublicationState; revision: number } | undefined;
+
+  constructor(
+    private readonly handler: CommandHandler<PublicationCommand, PublicationEvent, PublicationState>,
+    readonly publicationId: string,
+    private readonly platform: Platform,
+    readonly context: CommandContext,
+    loaded: { state: PublicationState; revision: number },
+  ) {
+    this.known = loaded;
+  }
+
+  async start(attemptId: string): Promise<void> {
+    this.attemptId = attemptId;
+    await this.run({ type: 'StartPlatformPublishing', publication_id: this.publicationId, platform: this.platform, attempt_id: attemptId, now: new Date().toISOString() });
+  }
+
+  async published(post: PublishedPost): Promise<void> {
+    await this.run({
+      type: 'RecordPlatformPublished',
+      publication_id: this.publicationId,
+      platform: this.platform,
+      attempt_id: this.attemptId,
+      post_id: post.postId,
+      ...(post.url ? { post_url: post.url } : {}),
+      now: new Date().toISOString(),
+    });
+  }
+
+  async failed(failure: { error_class: PublishErrorClass; message: string; retryable: boolean; retry_after_seconds?: number }): Promise<void> {
+    await this.run({ type: 'RecordPlatformFailed', publication_id: this.publicationId, platform: this.platform, attempt_id: this.attemptId, ...failure, now: new Date().toISOString() });
+  }
+
+  /** Other platforms of the publication append to the same stream: the handler decides again after a conflict. */
+  private async run(command: PublicationCommand): Promise<void> {
+    const result = await this.handler.handle(publicationStreamId(this.publicationId), command, { ...this.context, now: new Date() }, this.known ? { loaded: this.known } : {});
+    this.known = { state: result.state, revision: result.revision };
+  }
+}
