@@ -3,13 +3,15 @@
  *  1. event-store append throughput: 1-event and 100-event appends, 1 and 16 concurrent writers;
  *  2. HTTP create-campaign throughput and latency percentiles (autocannon), at full speed and at 1,000 commands/s;
  *  3. projection catch-up rate on a 200,000-event rebuild;
- *  4. notifications end to end (POST /notify → reactor → NATS → worker → SendGrid connector → a local double).
+ *  4. notifications end to end (POST /notify → reactor → NATS → worker → SendGrid connector → a local double);
+ *  5. social publications end to end (POST /publish → scheduler → NATS → workers → the five platform doubles).
  * Prints a table and writes bench/results.json.
  */
 import { writeFile } from 'node:fs/promises';
 import { benchAppends } from './appends.js';
 import { benchHttp } from './http.js';
 import { benchNotifications } from './notifications.js';
+import { benchPublications } from './publications.js';
 import { benchRebuild } from './rebuild.js';
 import { freshDatabase } from './database.js';
 
@@ -51,6 +53,13 @@ async function main(): Promise<void> {
     rows.push({ benchmark: `notifications end to end (${r.total} e-mails, ${r.bus})`, value: r.endToEndPerSecond, unit: 'notifications/s', target: '>= 2000', note: `accepted at ${r.acceptedPerSecond}/s` });
     rows.push({ benchmark: `notification request → provider call at ${r.latency.rate}/s: p99`, value: r.latency.p99, unit: 'ms', target: '<= 1000', note: `p50 ${r.latency.p50} ms, max ${r.latency.max} ms, ${r.latency.count} messages` });
     rows.push({ benchmark: 'service memory (RSS) over the notification run', value: r.rssMb.end, unit: 'MB at end', target: 'flat', note: `start ${r.rssMb.start} MB, max ${r.rssMb.max} MB` });
+  }
+  if (wants('publications')) {
+    const url = await freshDatabase(baseUrl, 'comm_bench_publications');
+    const total = Number(process.env.BENCH_PUBLICATIONS ?? 10_000);
+    const r = await benchPublications(url, process.env.BENCH_IN_PROCESS_BUS ? undefined : (process.env.NATS_URL ?? 'nats://127.0.0.1:4222'), total);
+    rows.push({ benchmark: `publications end to end (${r.total} due at once, 5 platforms, ${r.bus})`, value: r.endToEndPerSecond, unit: 'publications/s', target: '>= 200', note: `accepted at ${r.acceptedPerSecond}/s` });
+    rows.push({ benchmark: `publication dispatch lateness (${r.total} due over one minute): p99`, value: r.lateness.p99, unit: 'ms', target: '<= 1000', note: `p50 ${r.lateness.p50} ms, max ${r.lateness.max} ms, ${r.lateness.count} posts` });
   }
   printTable(rows);
   const machine = { node: process.version, cpus: (await import('node:os')).cpus().length, at: new Date().toISOString() };

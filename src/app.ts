@@ -26,6 +26,7 @@ import type { Logger } from './infrastructure/logging/logger.js';
 import { openEventStore, openSqlClient, type EventStoreKind } from './infrastructure/storage.js';
 import { registerCampaignQueryRoutes } from './projections/campaigns/campaign-query-routes.js';
 import { registerNotificationQueryRoutes } from './projections/notifications/notification-query-routes.js';
+import { registerPublicationQueryRoutes } from './projections/publications/publication-query-routes.js';
 import { TemplateCatalogue } from './projections/templates/template-catalogue.js';
 import { registerTemplateQueryRoutes } from './projections/templates/template-query-routes.js';
 import { ProviderRouter } from './platforms/notifications/provider-router.js';
@@ -34,6 +35,11 @@ import { NotificationWorker } from './reactors/notifications/notification-worker
 import { notificationDispatch } from './reactors/notifications/notification-dispatch.js';
 import { TemplateRenderer } from './reactors/notifications/template-renderer.js';
 import { Reactor } from './reactors/reactor.js';
+import { webhookDeliveryMigrations } from './webhooks/webhook-deliveries.js';
+import { webhookFanout } from './webhooks/webhook-fanout.js';
+import { registerWebhookRoutes } from './webhooks/webhook-routes.js';
+import { WebhookSender } from './webhooks/webhook-sender.js';
+import { webhookSubscriptionMigrations } from './webhooks/webhook-subscriptions.js';
 import { ConfigError } from './infrastructure/config/env.js';
 import { checkpointMigrations } from './projections/checkpoints.js';
 import { Projector } from './projections/projector.js';
@@ -41,6 +47,16 @@ import { ReadPositions } from './projections/read-positions.js';
 import { projections } from './projections/registry.js';
 import { statusComponents } from './status-components.js';
 import { version } from './version.js';
+import { registerPublicationCommandRoutes } from './commands/publication-routes.js';
+import { PublicationSlotBooker } from './commands/publication-slot-booker.js';
+import { connectorsFromConfig } from './platforms/social/connectors-from-config.js';
+import { slotRulesFromConfig } from './platforms/social/slot-rules-from-config.js';
+import { PublicationScheduler, type PublicationSchedulerOptions } from './reactors/publications/publication-scheduler.js';
+import { PublicationWorker, type PublicationConnectors } from './reactors/publications/publication-worker.js';
+import type { Platform } from './domain/publication-events.js';
+import { facebookWebhookSecretsFromConfig, registerPlatformWebhookRoutes } from './commands/platform-webhook-routes.js';
+import { registerEngagementQueryRoutes } from './projections/engagement/engagement-query-routes.js';
+import { EngagementPoller } from './reactors/publications/engagement-poller.js';
 
 export interface AppOptions {
   env: Env;
@@ -56,6 +72,10 @@ export interface AppOptions {
   sql?: SqlClient;
   store?: EventStore;
   bus?: NamedBus;
+  /** Social platform connectors (tests); default: built from platforms.json, each behind a circuit breaker. */
+  connectors?: PublicationConnectors;
+  /** Scheduler tuning (tests, bench). */
+  scheduler?: PublicationSchedulerOptions;
   /** Where the one-time admin key banner goes (default stdout). */
   print?: (line: string) => void;
 }
@@ -72,6 +92,8 @@ export interface App {
   templates: TemplateCatalogue;
   reactors: Reactor[];
   worker: NotificationWorker | null;
+  publicationWorker: PublicationWorker | null;
+  scheduler: PublicationScheduler | null;
   /** Starts projectors and, unless port is null, listens; returns the address. */
   start(listen?: { port: number; host: string } | null): Promise<string | null>;
   stop(): Promise<void>;
@@ -99,6 +121,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     ...apiKeyMigrations,
     ...idempotencyMigrations,
     ...checkpointMigrations,
+    ...webhookSubscriptionMigrations,
+    ...webhookDeliveryMigrations,
     ...Object.assign({}, ...projections.map((p) => p.migrations)),
   }, sql.schema);
 
@@ -120,6 +144,9 @@ export async function createApp(options: AppOptions): Promise<App> {
   }
   const runWorker = options.worker !== false;
   const reactors = runWorker ? [new Reactor(store, db, notificationDispatch(bus), logger, { batchSize: 500, concurrency: 32 })] : [];
+  // Outbound webhooks: the fan-out queues deliveries and wakes the sender, which posts them.
+  const webhookSender = runWorker ? new WebhookSender(db, logger) : null;
+  if (webhookSender) reactors.push(new Reactor(store, db, webhookFanout(db, logger, { onQueued: () => webhookSender.wake() }), logger));
   const unsubscribeSecret = await ensureUnsubscribeSecret({ configured: env.COMM_UNSUBSCRIBE_SECRET, dataDir: env.COMM_DATA_DIR });
   const unsubscribeHeaders = unsubscribeHeaderFactory(env.COMM_PUBLIC_URL ?? `http://localhost:${env.PORT}`, unsubscribeSecret);
   const consent = {
@@ -128,6 +155,17 @@ export async function createApp(options: AppOptions): Promise<App> {
   };
   const renderer = new TemplateRenderer(templates, (n) => unsubscribeHeaders({ recipient: n.recipient, channel: n.channel }));
   const worker = runWorker ? new NotificationWorker(store, bus, router, renderer, logger, { consent }) : null;
+  let connectors: PublicationConnectors;
+  try {
+    connectors = options.connectors ?? connectorsFromConfig(options.files.platforms, {
+      breaker: { onStateChange: (platform, account, state) => logger.warn({ platform, account, state }, 'platform circuit breaker changed') },
+    });
+  } catch (error) {
+    throw new ConfigError(`Invalid ${env.COMM_CONFIG_DIR}/platforms.json: ${(error as Error).message}`);
+  }
+  const scheduler = runWorker ? new PublicationScheduler(db, bus, logger, options.scheduler) : null;
+  const publicationWorker = runWorker ? new PublicationWorker(store, bus, connectors, logger, { ackWaitMs: env.COMM_JOB_ACK_WAIT_MS }) : null;
+  const engagementPoller = runWorker ? new EngagementPoller(store, db, connectors, logger) : null;
   const server = await createHttpServer({ logger, apiKeys, db, version });
   registerStatusRoutes(server, () => statusComponents({ sql, db, store, storeKind, bus, projectors }), version);
   if (options.api !== false) {
@@ -135,10 +173,20 @@ export async function createApp(options: AppOptions): Promise<App> {
     registerCampaignQueryRoutes(server, db, positions);
     registerNotificationCommandRoutes(server, store, templates);
     registerNotificationQueryRoutes(server, db, positions);
+    registerPublicationQueryRoutes(server, db, positions);
+    registerPublicationCommandRoutes(server, {
+      store,
+      booker: new PublicationSlotBooker(db, slotRulesFromConfig(options.files.platforms)),
+      configuredPlatforms: new Set(Object.keys(connectors) as Platform[]),
+      logger,
+    });
     registerConsentCommandRoutes(server, store, unsubscribeSecret);
     registerConsentQueryRoutes(server, db, positions);
     registerTemplateCommandRoutes(server, store);
     registerTemplateQueryRoutes(server, templates, positions);
+    registerWebhookRoutes(server, db);
+    registerEngagementQueryRoutes(server, db, positions);
+    await registerPlatformWebhookRoutes(server, { store, db, secrets: facebookWebhookSecretsFromConfig(options.files.platforms), logger });
     await registerDeliveryWebhookRoutes(server, {
       store,
       db,
@@ -161,10 +209,16 @@ export async function createApp(options: AppOptions): Promise<App> {
     templates,
     reactors,
     worker,
+    publicationWorker,
+    scheduler,
     async start(listen = null) {
       await Promise.all(projectors.map((p) => p.start()));
       await Promise.all(reactors.map((r) => r.start()));
       await worker?.start();
+      await webhookSender?.start();
+      await publicationWorker?.start();
+      scheduler?.start();
+      engagementPoller?.start();
       if (!listen) return null;
       return server.listen({ port: listen.port, host: listen.host });
     },
@@ -172,9 +226,14 @@ export async function createApp(options: AppOptions): Promise<App> {
       if (stopped) return;
       stopped = true;
       await server.close();
+      await engagementPoller?.stop();
+      await scheduler?.stop();
+      await publicationWorker?.stop();
       await worker?.stop();
+      await webhookSender?.stop();
       await Promise.all(reactors.map((r) => r.stop()));
       router.shutdown();
+      for (const connector of Object.values(connectors)) (connector as { shutdown?: () => void }).shutdown?.();
       await Promise.all(projectors.map((p) => p.stop()));
       for (const close of owned) await close().catch((error: unknown) => logger.warn({ err: error }, 'close failed'));
     },

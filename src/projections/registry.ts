@@ -1,8 +1,11 @@
 import { campaignsProjection } from './campaigns/campaigns-projection.js';
 import { consentsProjection } from './consents/consents-projection.js';
+import { engagementProjection } from './engagement/engagement-projection.js';
 import { notificationsProjection } from './notifications/notifications-projection.js';
 import type { Projection } from './projection.js';
+import { publicationScheduleProjection } from './publication-schedule/publication-schedule-projection.js';
+import { publicationsProjection } from './publications/publications-projection.js';
 import { templatesProjection } from './templates/templates-projection.js';
 
 /** Every projection of the service, in the order their migrations run. */
-export const projections: Projection[] = [campaignsProjection, notificationsProjection, templatesProjection, consentsProjection];
+export const projections: Projection[] = [campaignsProjection, notificationsProjection, templatesProjection, consentsProjection, publicationScheduleProjection, publicationsProjection, engagementProjection];

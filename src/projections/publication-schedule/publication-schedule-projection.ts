@@ -1,6 +1,5 @@
 import { sql, type Kysely } from 'kysely';
 import type { PublicationEvent } from '../../domain/publication-events.js';
-import type { RecordedEvent } from '../../infrastructure/event-store/event-store.js';
 import type { Projection } from '../projection.js';
 import { publicationScheduleMigrations, type PublicationScheduleTable } from './publication-schedule-table.js';
 

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import { PlatformPublished, PlatformPublishFailed } from '../domain/publication-events.js';
+import type { RecordedEvent } from '../infrastructure/event-store/event-store.js';
+import type { WebhookEventType } from './webhook-subscriptions.js';
+
+/**
+ * What a receiver gets, in the spec's shape {event_type, timestamp, data}. This is a public contract: add fields,
+ * never rename or remove one.
+ */
+export interface WebhookMessage {
+  event_type: WebhookEventType;
+  /** When the event was recorded, UTC, to the second. */
+  timestamp: string;
+  data: Record<string, unknown>;
+}
+
+/** The store events that may become webhooks. */
+export const webhookSourceEventTypes = ['PlatformPublished', 'PlatformPublishFailed', 'EngagementMeasured'];
+
+/** Only the fields a webhook passes on; metrics are passed through as measured. */
+const engagementMeasuredSchema = z.object({
+  publication_id: z.string(),
+  platform: z.string(),
+  post_id: z.string(),
+  metrics: z.record(z.string(), z.number().nullable()),
+  measured_at: z.string(),
+});
+
+/** The message for an event, or null when the event is not one receivers hear about (a failure that will be retried). */
+export function webhookMessageFor(event: RecordedEvent): WebhookMessage | null {
+  const timestamp = recordedAt(event);
+  switch (event.type) {
+    case 'PlatformPublished': {
+      const data = PlatformPublished.schema.parse(event.data);
+      return {
+        event_type: 'publication_success',
+        timestamp,
+        data: {
+          publication_id: data.publication_id,
+          platform: data.platform,
+          post_id: data.post_id,
+          post_url: data.post_url,
+          published_at: data.published_at,
+          // Just published: nothing measured yet. Later figures come as engagement webhooks.
+          engagement_metrics: { likes: 0, shares: 0, comments: 0 },
+        },
+      };
+    }
+    case 'PlatformPublishFailed': {
+      const data = PlatformPublishFailed.schema.parse(event.data);
+      if (data.will_retry) return null;
+      return {
+        event_type: 'publication_failure',
+        timestamp,
+        data: { publication_id: data.publication_id, platform: data.platform, error_class: data.error_class, message: data.message, failed_at: data.failed_at },
+      };
+    }
+    case 'EngagementMeasured': {
+      const data = engagementMeasuredSchema.parse(event.data);
+      return {
+        event_type: 'engagement',
+        timestamp,
+        data: { publication_id: data.publication_id, platform: data.platform, post_id: data.post_id, engagement_metrics: data.metrics, measured_at: data.measured_at },
+      };
+    }
+    default:
+      return null;
+  }
+}
+
+/** The command's clock (metadata.timestamp) when it is there, else the store's. */
+function recordedAt(event: RecordedEvent): string {
+  const given = typeof event.metadata.timestamp === 'string' ? new Date(event.metadata.timestamp) : null;
+  const at = given && !Number.isNaN(given.getTime()) ? given : event.createdAt;
+  return `${at.toISOString().slice(0, 19)}Z`;
+}
