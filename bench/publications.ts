@@ -48,7 +48,9 @@ export async function benchPublications(databaseUrl: string, natsUrl: string | u
   );
   const port = 3900 + Math.floor(Math.random() * 90);
   const { key } = generateApiKey();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  // BENCH_PROFILE=dir writes a CPU profile of the service there (node --cpu-prof).
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
     env: {
       ...process.env,
       DATABASE_URL: databaseUrl,

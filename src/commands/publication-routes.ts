@@ -31,6 +31,7 @@ import {
   type PublishBody,
 } from './publication-requests.js';
 import { commandContext } from './request-context.js';
+import { utcText } from '../infrastructure/time/utc-text.js';
 
 export const publicationStreamId = (publicationId: string) => `publication-${publicationId}`;
 
@@ -123,8 +124,9 @@ export function registerPublicationCommandRoutes(app: FastifyInstance, options: 
             { loaded: { state: scheduled.state, revision: scheduled.revision } },
           );
         }
-        await moveOthers(booking.moves, context);
-        return last;
+        const movedAt = await moveOthers(booking.moves, context);
+        // The answer's position covers the moves too, so min_position reads them.
+        return { state: last.state, position: movedAt ?? last.position };
       });
       const state = outcome.state;
       reply.header('location', `/api/communication/publications/${id}`);
@@ -132,7 +134,7 @@ export function registerPublicationCommandRoutes(app: FastifyInstance, options: 
         publication_id: id,
         status: state.status === 'none' ? 'scheduled' : state.status,
         publication_ids: Object.fromEntries(platforms.map((p) => [p, platformPublicationId(p, id)])),
-        scheduled_time: new Date(booking.at).toISOString(),
+        scheduled_time: utcText(booking.at),
         rescheduled_reason: booking.reason,
         position: positionText(outcome.position),
       });
@@ -188,6 +190,7 @@ export function registerPublicationCommandRoutes(app: FastifyInstance, options: 
         { type: 'CancelPublication', publication_id: id, reason: request.body?.reason, now: now.toISOString() },
         commandContext(request, now),
       );
+      booker.forget(id);
       return describe(id, result.state, result.position, null);
     },
   );
@@ -221,27 +224,30 @@ export function registerPublicationCommandRoutes(app: FastifyInstance, options: 
           context,
           { loaded },
         );
-        await moveOthers(booking.moves, context);
-        return rescheduled;
+        const movedAt = await moveOthers(booking.moves, context);
+        return { state: rescheduled.state, position: movedAt ?? rescheduled.position };
       });
       return describe(id, result.state, result.position, booking.reason);
     },
   );
 
   /** Lower-priority publications make way; one that started meanwhile keeps its time (logged). */
-  async function moveOthers(moves: { publicationId: string; to: number; reason: string }[], context: CommandContext): Promise<void> {
+  async function moveOthers(moves: { publicationId: string; to: number; reason: string }[], context: CommandContext): Promise<Position | null> {
+    let last: Position | null = null;
     for (const move of moves) {
       try {
-        await handler.handle(
+        const moved = await handler.handle(
           publicationStreamId(move.publicationId),
           { type: 'ReschedulePublication', publication_id: move.publicationId, scheduled_time: new Date(move.to).toISOString(), reason: move.reason, now: context.now.toISOString() },
           context,
         );
+        last = moved.position ?? last;
       } catch (error) {
         if (!isDomainError(error)) throw error;
         logger.warn({ publication_id: move.publicationId, code: error.code }, 'could not move a lower-priority publication');
       }
     }
+    return last;
   }
 }
 
@@ -261,7 +267,7 @@ function describe(id: string, state: PublicationState, position: Position | null
     publication_id: id,
     status: state.status,
     publication_ids: Object.fromEntries(state.platforms.map((p) => [p.platform, platformPublicationId(p.platform, id)])),
-    scheduled_time: state.scheduled_time,
+    scheduled_time: utcText(state.scheduled_time),
     rescheduled_reason: reason,
     position: positionText(position),
   };

@@ -64,6 +64,11 @@ export class PublicationSlotBooker {
     return run;
   }
 
+  /** A canceled publication frees its slot at once, before the read model shows the cancellation. */
+  forget(publicationId: string): void {
+    this.recent.delete(publicationId);
+  }
+
   private remember(post: BookedPost): void {
     const now = Date.now();
     for (const [id, entry] of this.recent) if (entry.until < now) this.recent.delete(id);

@@ -1,3 +1,4 @@
+import { utcText } from '../../infrastructure/time/utc-text.js';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { sql, type Kysely } from 'kysely';
@@ -240,7 +241,7 @@ function toPlatformView(row: PlatformRow): z.infer<typeof platformViewSchema> {
 
 /** ISO 8601 in UTC, without milliseconds when there are none (2025-04-20T18:30:00Z, as the spec writes it). */
 function utc(value: Date): string {
-  return value.toISOString().replace('.000Z', 'Z');
+  return utcText(value);
 }
 
 const localParts = new Intl.DateTimeFormat('en-US', {
