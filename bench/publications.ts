@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +50,9 @@ export async function benchPublications(databaseUrl: string, natsUrl: string | u
     }),
   );
   const port = 3900 + Math.floor(Math.random() * 90);
+  // A stream of its own: jobs left by another run (or another service on this NATS) cannot mix with these.
+  const runId = randomBytes(4).toString('hex');
+  const stream = `BENCH_PUBLICATIONS_${runId}`;
   const { key } = generateApiKey();
   // BENCH_PROFILE=dir writes a CPU profile of the service there (node --cpu-prof).
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
@@ -62,6 +68,8 @@ export async function benchPublications(databaseUrl: string, natsUrl: string | u
       COMM_CONFIG_DIR: configDir,
       COMM_DATA_DIR: await mkdtemp(join(tmpdir(), 'comm-bench-')),
       LOG_LEVEL: 'error',
+      COMM_NATS_STREAM: stream,
+      COMM_NATS_SUBJECT_PREFIX: `bench.publications.${runId}`,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -140,6 +148,16 @@ export async function benchPublications(databaseUrl: string, natsUrl: string | u
     child.kill('SIGTERM');
     await new Promise((resolve) => child.once('exit', resolve));
     await Promise.all([graph.close(), x.close(), gbp.close(), linkedin.close()]);
+    if (natsUrl) await deleteStream(natsUrl, stream);
+  }
+}
+
+async function deleteStream(natsUrl: string, stream: string): Promise<void> {
+  const nc = await connect({ servers: natsUrl.split(',') });
+  try {
+    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => undefined);
+  } finally {
+    await nc.close();
   }
 }
 
