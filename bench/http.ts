@@ -1,9 +1,5 @@
-import { spawn } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { generateApiKey } from '../src/infrastructure/auth/api-keys.js';
+import { startService } from './service-process.js';
 
 export interface HttpRun {
   requestsPerSecond: number;
@@ -15,25 +11,9 @@ export interface HttpRun {
 
 /** Runs the service as its own process (as in production) and loads it from this one. */
 export async function benchHttp(databaseUrl: string): Promise<{ max: HttpRun; fixed: HttpRun }> {
-  const port = 3900 + Math.floor(Math.random() * 90);
-  const { key } = generateApiKey();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      NATS_URL: '',
-      EVENTSTORE_URL: '',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      COMM_ADMIN_API_KEY: key,
-      COMM_DATA_DIR: await mkdtemp(join(tmpdir(), 'comm-bench-')),
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  const service = await startService({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' });
   try {
-    const url = `http://127.0.0.1:${port}`;
-    await waitReady(`${url}/health/ready`);
+    const { url, key } = service;
     const body = JSON.stringify({
       name: 'Semaine de la pizza',
       description: 'Une pizza achetée, un dessert offert',
@@ -54,8 +34,7 @@ export async function benchHttp(databaseUrl: string): Promise<{ max: HttpRun; fi
     const fixed = await run({ ...options, connections: 32, duration: 15, overallRate: 1000 });
     return { max, fixed };
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
+    await service.stop();
   }
 }
 
@@ -68,17 +47,4 @@ async function run(options: autocannon.Options): Promise<HttpRun> {
     p99: result.latency.p99,
     errors: result.errors + result.non2xx,
   };
-}
-
-async function waitReady(url: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`service not ready at ${url}`);
 }

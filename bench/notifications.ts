@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { generateApiKey } from '../src/infrastructure/auth/api-keys.js';
 import { startMinimalSendGrid } from './doubles/minimal-sendgrid.js';
+import { startService } from './service-process.js';
 
 export interface NotificationBench {
   total: number;
@@ -34,25 +33,8 @@ export async function benchNotifications(databaseUrl: string, natsUrl: string | 
     join(configDir, 'templates', 'bench.json'),
     JSON.stringify({ reservation_confirmation: { subject: 'Bonjour {{first_name}}', body_html: '<p>Bonjour {{first_name}}, une table vous attend.</p>' } }),
   );
-  const port = 3800 + Math.floor(Math.random() * 90);
-  const { key } = generateApiKey();
-  // BENCH_PROFILE=dir writes a CPU profile of the service there (node --cpu-prof).
-  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      NATS_URL: natsUrl ?? '',
-      EVENTSTORE_URL: '',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      COMM_ADMIN_API_KEY: key,
-      COMM_CONFIG_DIR: configDir,
-      COMM_DATA_DIR: await mkdtemp(join(tmpdir(), 'comm-bench-')),
-      LOG_LEVEL: 'error',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  const service = await startService({ DATABASE_URL: databaseUrl, NATS_URL: natsUrl ?? '', COMM_CONFIG_DIR: configDir });
+  const { url, key, child } = service;
   const rss: number[] = [];
   const sampler = setInterval(() => {
     const status = (() => {
@@ -67,8 +49,6 @@ export async function benchNotifications(databaseUrl: string, natsUrl: string | 
   }, 1000);
   const db = new pg.Client({ connectionString: databaseUrl });
   try {
-    const url = `http://127.0.0.1:${port}`;
-    await waitReady(`${url}/health/ready`);
     await db.connect();
     const post = async (count: number, offset: number) => {
       const response = await fetch(`${url}/api/communication/notify`, {
@@ -138,21 +118,7 @@ export async function benchNotifications(databaseUrl: string, natsUrl: string | 
   } finally {
     clearInterval(sampler);
     await db.end().catch(() => undefined);
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
+    await service.stop();
     await double.stop();
   }
-}
-
-async function waitReady(url: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`service not ready at ${url}`);
 }

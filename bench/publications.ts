@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -6,11 +5,11 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { generateApiKey } from '../src/infrastructure/auth/api-keys.js';
 import { startGoogleBusinessDouble } from '../test/doubles/google-business-double.js';
 import { startGraphApiDouble } from '../test/doubles/graph-api-double.js';
 import { startLinkedInDouble } from '../test/doubles/linkedin-double.js';
 import { startXApiDouble } from '../test/doubles/x-api-double.js';
+import { startService } from './service-process.js';
 
 export interface PublicationBench {
   total: number;
@@ -49,34 +48,19 @@ export async function benchPublications(databaseUrl: string, natsUrl: string | u
       linkedin: { organization_id: '42', access_token: token, base_url: linkedin.url, ...unlimited },
     }),
   );
-  const port = 3900 + Math.floor(Math.random() * 90);
   // A stream of its own: jobs left by another run (or another service on this NATS) cannot mix with these.
   const runId = randomBytes(4).toString('hex');
   const stream = `BENCH_PUBLICATIONS_${runId}`;
-  const { key } = generateApiKey();
-  // BENCH_PROFILE=dir writes a CPU profile of the service there (node --cpu-prof).
-  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      NATS_URL: natsUrl ?? '',
-      EVENTSTORE_URL: '',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      COMM_ADMIN_API_KEY: key,
-      COMM_CONFIG_DIR: configDir,
-      COMM_DATA_DIR: await mkdtemp(join(tmpdir(), 'comm-bench-')),
-      LOG_LEVEL: 'error',
-      COMM_NATS_STREAM: stream,
-      COMM_NATS_SUBJECT_PREFIX: `bench.publications.${runId}`,
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
+  const service = await startService({
+    DATABASE_URL: databaseUrl,
+    NATS_URL: natsUrl ?? '',
+    COMM_CONFIG_DIR: configDir,
+    COMM_NATS_STREAM: stream,
+    COMM_NATS_SUBJECT_PREFIX: `bench.publications.${runId}`,
   });
+  const { url, key } = service;
   const db = new pg.Client({ connectionString: databaseUrl });
   try {
-    const url = `http://127.0.0.1:${port}`;
-    await waitReady(`${url}/health/ready`);
     await db.connect();
     const publish = async (index: number, at: Date) => {
       const platform = platforms[index % platforms.length]!;
@@ -145,8 +129,7 @@ export async function benchPublications(databaseUrl: string, natsUrl: string | u
     };
   } finally {
     await db.end().catch(() => undefined);
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
+    await service.stop();
     await Promise.all([graph.close(), x.close(), gbp.close(), linkedin.close()]);
     if (natsUrl) await deleteStream(natsUrl, stream);
   }
@@ -159,17 +142,4 @@ async function deleteStream(natsUrl: string, stream: string): Promise<void> {
   } finally {
     await nc.close();
   }
-}
-
-async function waitReady(url: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`service not ready at ${url}`);
 }

@@ -1,0 +1,63 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateApiKey } from '../src/infrastructure/auth/api-keys.js';
+
+export interface ServiceProcess {
+  url: string;
+  /** An admin API key of this service. */
+  key: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * The service as its own process, as in production, on a random port of 127.0.0.1, ready when this resolves.
+ * BENCH_PROFILE=dir writes a CPU profile of it there (node --cpu-prof).
+ */
+export async function startService(env: Record<string, string>): Promise<ServiceProcess> {
+  const port = 3800 + Math.floor(Math.random() * 190);
+  const { key } = generateApiKey();
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
+    env: {
+      ...process.env,
+      NATS_URL: '',
+      EVENTSTORE_URL: '',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      COMM_ADMIN_API_KEY: key,
+      COMM_DATA_DIR: await mkdtemp(join(tmpdir(), 'comm-bench-')),
+      LOG_LEVEL: 'error',
+      ...env,
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode !== null) return;
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+  };
+  try {
+    await waitReady(`${url}/health/ready`);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { url, key, child, stop };
+}
+
+async function waitReady(url: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`service not ready at ${url}`);
+}
