@@ -74,7 +74,9 @@ export class NotificationWorker {
         {
           durable: `notify-${channel}`,
           subjects: [notificationJobSubject(this.bus, channel)],
-          maxDeliver: this.options.maxDeliver ?? 5,
+          // One delivery more than the attempts: a job whose worker died on its last attempt comes back once more, to
+          // be recorded as failed instead of dead-lettered with the notification left pending.
+          maxDeliver: (this.options.maxDeliver ?? 5) + 1,
           backoffMs: this.options.backoffMs ?? [1_000, 5_000, 30_000, 120_000],
           concurrency: this.options.concurrency ?? 64,
         },
@@ -100,6 +102,12 @@ export class NotificationWorker {
     if (state.status !== 'pending') return; // already sent, failed or skipped: nothing to do
     const record = (command: NotificationCommand) =>
       this.handler.handle(notificationStreamId(id), command, { ...context, now: new Date() }, { loaded: { state, revision } });
+    const attempts = this.options.maxDeliver ?? 5;
+    if (message.deliveryCount > attempts) {
+      // Every attempt ended without a result (the worker stopped each time): fail it rather than try forever.
+      await record(failed(id, 'transient', `No result after ${attempts} attempts (the worker stopped while sending)`, 'worker'));
+      return;
+    }
 
     const consent = this.options.consent;
     if (consent) {
