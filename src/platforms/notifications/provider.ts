@@ -28,6 +28,8 @@ export interface OutgoingMessage {
   channel: NotificationChannel;
   /** E-mail address, E.164 phone number, or push target (a Web Push subscription as JSON, or an FCM token). */
   recipient: string;
+  /** Marketing or transactional, from the template; providers that treat advertising differently (OVH) use it. */
+  kind?: 'marketing' | 'transactional';
   email?: RenderedEmail;
   /** SMS text. */
   sms?: string;

@@ -20,7 +20,7 @@ export class TemplateRenderer implements NotificationRenderer {
     try {
       const template = await this.catalogue.get(notification.template_id);
       const rendered = template.render(notification.data);
-      const base = { notificationId: notification.notification_id, channel: notification.channel, recipient: notification.recipient } as const;
+      const base = { notificationId: notification.notification_id, channel: notification.channel, recipient: notification.recipient, kind: template.kind } as const;
       switch (notification.channel) {
         case 'email': {
           if (!rendered.subject || !rendered.html) throw new RenderError('template_lacks_channel', `Template ${template.id} has no e-mail subject and body`);

@@ -22,15 +22,16 @@ import { brief, createHttpClient, header, parseConfig, transportError, trimBaseU
  *
  * STOP clause. By default (noStopClause=false) OVH appends its own STOP mention and treats the SMS as advertising,
  * which it only sends Monday–Saturday 08:00–20:00; noStopClause=true is, in OVH's words, for SMS that are not
- * advertising. French rules (CNIL) require a free opt-out in every marketing SMS. The port does not say whether a
- * message is marketing, so the rule here is the one that can never send marketing without a STOP mention:
+ * advertising. French rules (CNIL) require a free opt-out in every marketing SMS. The rule here can never send
+ * marketing without a STOP mention:
+ *   - a transactional message (the template says so) → noStopClause=true: no STOP, no daytime hold;
  *   - the text already contains the word STOP (the caller wrote its opt-out) → noStopClause=true, so the recipient
  *     does not get two STOP mentions;
- *   - otherwise → noStopClause=false, OVH adds its STOP mention (and holds the SMS outside its advertising hours).
+ *   - otherwise (marketing, or kind unknown) → noStopClause=false, OVH adds its STOP mention (and holds the SMS
+ *     outside its advertising hours).
  * Consequences: a caller that writes its own STOP must make it work (an alphanumeric sender cannot receive replies, so
- * name a number or a link that does) and must apply the quiet hours itself, since OVH no longer knows it is marketing;
- * a transactional SMS (booking confirmation) without STOP gets OVH's mention and its daytime hold unless the entry
- * sets `transactional_only: true` (an SMS account used only for non-advertising messages), which always sends
+ * name a number or a link that does) and must apply the quiet hours itself (the worker does, for marketing SMS).
+ * `transactional_only: true` in the entry (an SMS account used only for non-advertising messages) always sends
  * noStopClause=true.
  */
 
@@ -181,7 +182,7 @@ export function createOvhProvider(config: OvhConfig, options: OvhProviderOptions
         message: message.sms,
         sender,
         senderForResponse: false,
-        noStopClause: cfg.transactional_only === true || hasStopMention(message.sms),
+        noStopClause: cfg.transactional_only === true || message.kind === 'transactional' || hasStopMention(message.sms),
       };
       const { status, data } = await signedCall<OvhJobResult>('POST', `${servicePath}/jobs`, job);
       const result: OvhJobResult = data && typeof data === 'object' ? data : {};

@@ -121,6 +121,13 @@ describe('OVH SMS provider', () => {
     expect(ovh.jobs[2]?.noStopClause).toBe(true);
   });
 
+  it('sends a transactional SMS without the STOP clause, and a marketing one without STOP with it', async () => {
+    const provider = createOvhProvider(config());
+    await provider.send(sms({ sms: 'Votre table est confirmée pour ce soir 20 h.', kind: 'transactional' }));
+    await provider.send(sms({ sms: 'Menu de la Saint-Valentin à 45 € ce vendredi.', kind: 'marketing' }));
+    expect(ovh.jobs.map((j) => j.noStopClause)).toEqual([true, false]);
+  });
+
   it('accepts `sender` and the `endpoint` spelling of the base URL', async () => {
     const provider = createOvhProvider(config({ base_url: undefined, endpoint: `${ovh.url}/1.0`, from_number: undefined, sender: 'LVMoulin' }));
     await provider.send(sms());
