@@ -19,9 +19,13 @@ import { commandContext } from './request-context.js';
 
 export const notificationStreamId = (notificationId: string) => `notification-${notificationId}`;
 
-/** Which templates exist, for refusing an unknown template_id at request time rather than at send time. */
+/**
+ * Which templates exist and their current version: an unknown template_id is refused at request time rather than at
+ * send time, and the version current at request time is the one rendered.
+ */
 export interface TemplateDirectory {
-  has(templateId: string): Promise<boolean>;
+  /** The version a new notification uses, or null when there is no usable template of that id. */
+  currentVersion(templateId: string): Promise<number | null>;
 }
 
 const resultSchema = z.object({
@@ -127,15 +131,18 @@ async function requestOne(
 }
 
 async function checkTemplates(entries: ParsedRecipient[], templates: TemplateDirectory, batch: boolean): Promise<void> {
-  const known = new Map<string, boolean>();
+  const known = new Map<string, number | null>();
   for (const entry of entries) {
     const id = entry.request?.template_id;
-    if (!id) continue;
-    if (!known.has(id)) known.set(id, await templates.has(id));
-    if (!known.get(id)) {
+    if (!id || !entry.request) continue;
+    if (!known.has(id)) known.set(id, await templates.currentVersion(id));
+    const version = known.get(id);
+    if (version === null || version === undefined) {
       entry.errors.push({ path: batch ? `recipients.${entry.index}.template_id` : 'template_id', message: `unknown template ${id}` });
       delete entry.request;
+      continue;
     }
+    entry.request.template_version = version;
   }
 }
 

@@ -46,6 +46,11 @@ export const notificationRequestSchema = z.object({
   /** The template's variables. */
   data: z.record(z.string(), z.unknown()).default({}),
   campaign_id: z.uuid().optional(),
+  /**
+   * The template version current when the notification was requested: the message is rendered with it even if a new
+   * version is published before it is sent. Absent in notifications requested before versions were pinned.
+   */
+  template_version: z.number().int().min(0).optional(),
 });
 export type NotificationRequest = z.infer<typeof notificationRequestSchema>;
 

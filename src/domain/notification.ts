@@ -86,6 +86,8 @@ export type NotificationSkip = Omit<Extract<NotificationEvent, { type: 'Notifica
 export interface NotificationFields {
   notification_id: string;
   template_id: string;
+  /** The version to render (see NotificationRequested); absent: the latest at send time. */
+  template_version?: number;
   recipient: string;
   channel: NotificationChannel;
   data: Record<string, unknown>;

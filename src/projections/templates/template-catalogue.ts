@@ -203,8 +203,14 @@ export class TemplateCatalogue {
    * catalogue a TemplateDirectory for POST /notify.
    */
   async has(id: string): Promise<boolean> {
+    return (await this.currentVersion(id)) !== null;
+  }
+
+  /** The version get(id) would serve: the latest active API version, else 0 for a file template; null if none. */
+  async currentVersion(id: string): Promise<number | null> {
     const row = await this.latest(id);
-    return row ? row.status === 'active' : this.files.has(id);
+    if (row) return row.status === 'active' ? row.latest_version : null;
+    return this.files.has(id) ? 0 : null;
   }
 
   /** A version (default: the latest) with the template's state, archived or not; for the query routes. */

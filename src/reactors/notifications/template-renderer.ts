@@ -18,7 +18,8 @@ export class TemplateRenderer implements NotificationRenderer {
 
   async render(notification: NotificationFields): Promise<OutgoingMessage> {
     try {
-      const template = await this.catalogue.get(notification.template_id);
+      // The version pinned at request time is always served, even if the template was archived since.
+      const template = await this.catalogue.get(notification.template_id, notification.template_version);
       const rendered = template.render(notification.data);
       const base = { notificationId: notification.notification_id, channel: notification.channel, recipient: notification.recipient, kind: template.kind } as const;
       switch (notification.channel) {
