@@ -13,6 +13,15 @@ export interface RouterOptions {
   defaultRatePerSecond?: number;
   breaker?: { errorThresholdPercentage?: number; resetTimeoutMs?: number; volumeThreshold?: number };
   onBreakerChange?: (provider: string, state: 'open' | 'half_open' | 'closed') => void;
+  /** Told after each send to a provider (metrics): how long it took and, when it failed, the error class. */
+  onCall?: (call: ProviderCall) => void;
+}
+
+export interface ProviderCall {
+  provider: string;
+  durationMs: number;
+  /** null on success; a ProviderError's class, 'circuit_open' when the breaker refused, 'unexpected' otherwise. */
+  errorClass: string | null;
 }
 
 export interface RoutedResult extends SendResult {
@@ -42,6 +51,12 @@ export class ProviderRouter {
     return this.channels[channel] !== undefined;
   }
 
+  /** Every configured provider, primaries and secondaries, once each (heartbeats, status). */
+  providers(): NotificationProvider[] {
+    const all = Object.values(this.channels).flatMap(({ primary, secondary }) => (secondary ? [primary, secondary] : [primary]));
+    return [...new Map(all.map((provider) => [provider.name, provider])).values()];
+  }
+
   breakerStates(): Record<string, 'open' | 'half_open' | 'closed'> {
     return Object.fromEntries([...this.breakers].map(([name, breaker]) => [name, breaker.opened ? 'open' : breaker.halfOpen ? 'half_open' : 'closed']));
   }
@@ -64,12 +79,18 @@ export class ProviderRouter {
   private async through(provider: NotificationProvider, message: OutgoingMessage): Promise<SendResult> {
     const breaker = this.breakers.get(provider.name)!;
     await this.buckets.get(provider.name)!.take();
+    const started = performance.now();
+    const report = (errorClass: string | null) => this.options.onCall?.({ provider: provider.name, durationMs: performance.now() - started, errorClass });
     try {
-      return await breaker.fire(message);
+      const result = await breaker.fire(message);
+      report(null);
+      return result;
     } catch (error) {
       if ((error as { code?: string }).code === 'EOPENBREAKER') {
+        report('circuit_open');
         throw new ProviderError(provider.name, 'transient', `${provider.name} is failing: circuit open`);
       }
+      report(error instanceof ProviderError ? error.errorClass : 'unexpected');
       throw error;
     }
   }

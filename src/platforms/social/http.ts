@@ -2,7 +2,7 @@ import axios from 'axios';
 import type { Platform } from '../../domain/publication-events.js';
 import { PlatformError } from './connector.js';
 
-export { brief, createHttpClient, defaultTimeoutMs, header, parseConfig, trimBaseUrl } from '../notifications/sms/http.js';
+export { brief, createHttpClient, defaultTimeoutMs, header, parseConfig, trimBaseUrl } from '../notifications/http-provider.js';
 
 /**
  * A request that got no HTTP answer. Whether it may have reached the platform decides the class:

@@ -1,7 +1,7 @@
-import { isAxiosError } from 'axios';
 import { z } from 'zod';
 import { ConfigError } from '../../../infrastructure/config/env.js';
 import { formatZodIssues } from '../../../infrastructure/config/format-issues.js';
+import { header } from '../http-provider.js';
 import { ProviderError, retryAfterMs, type OutgoingMessage } from '../provider.js';
 
 /**
@@ -40,10 +40,6 @@ export function parseEntry<S extends z.ZodType>(provider: string, schema: S, ent
   return result.data;
 }
 
-export function trimTrailingSlash(url: string): string {
-  return url.replace(/\/+$/, '');
-}
-
 export interface EmailContent {
   to: string;
   subject: string;
@@ -67,14 +63,6 @@ export function emailContent(provider: string, message: OutgoingMessage): EmailC
   return { to, subject: email.subject, text: email.text, html: email.html, headers: { ...(email.headers ?? {}) } };
 }
 
-/** A header of an axios response (axios lower-cases names). */
-export function header(headers: unknown, name: string): string | undefined {
-  if (!headers || typeof headers !== 'object') return undefined;
-  const value = (headers as Record<string, unknown>)[name.toLowerCase()];
-  if (Array.isArray(value)) return value.length > 0 ? String(value[0]) : undefined;
-  return value === undefined || value === null ? undefined : String(value);
-}
-
 /** Retry-After (seconds or HTTP date) as milliseconds, or undefined. */
 export function retryAfterHeader(headers: unknown, now = Date.now()): number | undefined {
   return retryAfterMs(header(headers, 'retry-after'), now);
@@ -88,25 +76,4 @@ export function parseJson(text: unknown): unknown {
   } catch {
     return undefined;
   }
-}
-
-/**
- * A request that got no HTTP answer (timeout, refused connection, reset, DNS): transient. The message names the
- * kind of failure and the axios/Node code, never the request (its config holds the credentials).
- */
-export function noAnswer(provider: string, error: unknown, timeoutMs: number): ProviderError {
-  if (isAxiosError(error)) {
-    const code = error.code ?? 'unknown';
-    const timedOut = code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_CANCELED';
-    return new ProviderError(
-      provider,
-      'transient',
-      timedOut ? `${provider} did not answer within ${timeoutMs} ms` : `${provider} could not be reached (${code})`,
-      { providerCode: code },
-    );
-  }
-  const code = (error as { code?: unknown } | null)?.code;
-  return new ProviderError(provider, 'transient', `${provider} request failed (${typeof code === 'string' ? code : 'unknown error'})`, {
-    ...(typeof code === 'string' ? { providerCode: code } : {}),
-  });
 }

@@ -4,14 +4,13 @@ import { classifyHttpStatus, ProviderError, type NotificationProvider, type Outg
 import {
   emailContent,
   emailEntryShape,
-  noAnswer,
   parseEntry,
   retryAfterHeader,
   secret,
   timeoutOf,
-  trimTrailingSlash,
   type EmailProviderOptions,
 } from './common.js';
+import { transportError, trimBaseUrl } from '../http-provider.js';
 
 /**
  * Mailjet Send API v3.1: POST /v3.1/send, basic auth api_key:api_secret,
@@ -76,7 +75,7 @@ export function createMailjetProvider(config: MailjetConfig, options: EmailProvi
   const entry = parseEntry('Mailjet', mailjetEntrySchema, config);
   const timeoutMs = timeoutOf(options);
   const http: AxiosInstance = axios.create({
-    baseURL: trimTrailingSlash(entry.base_url ?? MAILJET_DEFAULT_BASE_URL),
+    baseURL: trimBaseUrl(entry.base_url ?? MAILJET_DEFAULT_BASE_URL),
     timeout: timeoutMs,
     auth: { username: entry.api_key, password: entry.api_secret },
     headers: { Accept: 'application/json' },
@@ -92,7 +91,7 @@ export function createMailjetProvider(config: MailjetConfig, options: EmailProvi
     try {
       return await http.request<string>({ method, url: path, data, signal: AbortSignal.timeout(timeoutMs) });
     } catch (error) {
-      throw noAnswer('mailjet', error, timeoutMs);
+      throw transportError('mailjet', error, timeoutMs);
     }
   }
 

@@ -4,17 +4,15 @@ import { classifyHttpStatus, ProviderError, type NotificationProvider, type Outg
 import {
   emailContent,
   emailEntryShape,
-  header,
-  noAnswer,
   parseEntry,
   parseJson,
   retryAfterHeader,
   secret,
   timeoutOf,
-  trimTrailingSlash,
   type EmailContent,
   type EmailProviderOptions,
 } from './common.js';
+import { header, transportError, trimBaseUrl } from '../http-provider.js';
 
 /**
  * SendGrid Mail Send v3 (contract: shared/contracts/sendgrid-mail-v3.openapi.json).
@@ -66,7 +64,7 @@ export function createSendGridProvider(config: SendGridConfig, options: EmailPro
   const entry = parseEntry('SendGrid', sendGridEntrySchema, config);
   const timeoutMs = timeoutOf(options);
   const http: AxiosInstance = axios.create({
-    baseURL: trimTrailingSlash(entry.base_url ?? SENDGRID_DEFAULT_BASE_URL),
+    baseURL: trimBaseUrl(entry.base_url ?? SENDGRID_DEFAULT_BASE_URL),
     timeout: timeoutMs,
     headers: { Authorization: `Bearer ${entry.api_key}`, Accept: 'application/json' },
     // Every status is ours to classify; the body is read as text and parsed here.
@@ -82,7 +80,7 @@ export function createSendGridProvider(config: SendGridConfig, options: EmailPro
       // AbortSignal.timeout bounds the whole exchange; axios' own timeout alone is reset by a trickling server.
       return await http.request<string>({ method, url: path, data, signal: AbortSignal.timeout(timeoutMs) });
     } catch (error) {
-      throw noAnswer('sendgrid', error, timeoutMs);
+      throw transportError('sendgrid', error, timeoutMs);
     }
   }
 

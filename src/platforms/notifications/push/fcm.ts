@@ -9,7 +9,7 @@ import {
   type ProviderErrorClass,
   type SendResult,
 } from '../provider.js';
-import { brief, createHttpClient, header, parseConfig, transportError, trimBaseUrl, type ProviderFactoryOptions } from '../sms/http.js';
+import { brief, createHttpClient, header, parseConfig, transportError, trimBaseUrl, type ProviderFactoryOptions } from '../http-provider.js';
 
 /**
  * Firebase Cloud Messaging HTTP v1: POST /v1/projects/{project}/messages:send with an OAuth2 access token.

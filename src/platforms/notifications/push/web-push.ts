@@ -9,7 +9,7 @@ import {
   type ProviderErrorClass,
   type SendResult,
 } from '../provider.js';
-import { brief, createHttpClient, header, parseConfig, transportError, type ProviderFactoryOptions } from '../sms/http.js';
+import { brief, createHttpClient, header, parseConfig, transportError, type ProviderFactoryOptions } from '../http-provider.js';
 
 /**
  * Web Push (RFC 8030) with VAPID (RFC 8292) and aes128gcm payload encryption (RFC 8291). The `web-push` package builds

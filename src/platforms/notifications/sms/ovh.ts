@@ -9,7 +9,7 @@ import {
   type ProviderErrorClass,
   type SendResult,
 } from '../provider.js';
-import { brief, createHttpClient, header, parseConfig, transportError, trimBaseUrl, type ProviderFactoryOptions } from './http.js';
+import { brief, createHttpClient, header, parseConfig, transportError, trimBaseUrl, type ProviderFactoryOptions } from '../http-provider.js';
 
 /**
  * OVHcloud SMS: POST /1.0/sms/{serviceName}/jobs, JSON, signed requests.

@@ -8,7 +8,7 @@ import {
   type ProviderErrorClass,
   type SendResult,
 } from '../provider.js';
-import { brief, createHttpClient, header, parseConfig, transportError, trimBaseUrl, type ProviderFactoryOptions } from './http.js';
+import { brief, createHttpClient, header, parseConfig, transportError, trimBaseUrl, type ProviderFactoryOptions } from '../http-provider.js';
 
 /**
  * Twilio Programmable Messaging (REST API 2010-04-01): POST /2010-04-01/Accounts/{AccountSid}/Messages.json, form

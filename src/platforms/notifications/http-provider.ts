@@ -1,9 +1,9 @@
 import axios, { type AxiosInstance } from 'axios';
 import type { z } from 'zod';
-import { ProviderError } from '../provider.js';
+import { ProviderError } from './provider.js';
 
 /**
- * Small pieces the SMS and push connectors share: an axios instance that never throws on an HTTP status (each connector
+ * Small pieces the HTTP connectors (e-mail, SMS, push, and the social platforms) share: an axios instance that never throws on an HTTP status (each connector
  * classifies statuses itself) and never follows redirects (credentials stay with the host they were meant for), the
  * mapping of transport failures to `transient`, and config validation whose messages name fields, never values.
  */
@@ -30,10 +30,10 @@ export function createHttpClient(timeoutMs: number | undefined): AxiosInstance {
 export function transportError(provider: string, error: unknown, timeoutMs: number | undefined): ProviderError {
   if (error instanceof ProviderError) return error;
   const code = axios.isAxiosError(error) ? error.code : (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ECONNABORTED' || code === 'ETIMEDOUT') {
-    return new ProviderError(provider, 'transient', `${provider}: no answer within ${timeoutMs ?? defaultTimeoutMs} ms`, { providerCode: code });
+  if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_CANCELED') {
+    return new ProviderError(provider, 'transient', `${provider} did not answer within ${timeoutMs ?? defaultTimeoutMs} ms`, { providerCode: code });
   }
-  return new ProviderError(provider, 'transient', `${provider}: request failed (${code ?? 'network error'})`, code ? { providerCode: code } : {});
+  return new ProviderError(provider, 'transient', `${provider} could not be reached (${code ?? 'network error'})`, code ? { providerCode: code } : {});
 }
 
 /** Parses a provider's config entry; the error lists the offending fields only (values may be secrets). */
@@ -50,12 +50,12 @@ export function brief(text: unknown, max = 300): string {
   return value.length > max ? `${value.slice(0, max)}…` : value;
 }
 
+/** A header of an axios response (axios lower-cases names); the first value of a repeated one. */
 export function header(headers: unknown, name: string): string | undefined {
   if (!headers || typeof headers !== 'object') return undefined;
   const value = (headers as Record<string, unknown>)[name.toLowerCase()];
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number') return String(value);
-  return undefined;
+  if (Array.isArray(value)) return value.length > 0 ? String(value[0]) : undefined;
+  return value === undefined || value === null ? undefined : String(value);
 }
 
 export function trimBaseUrl(url: string): string {
