@@ -7,13 +7,17 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
+# One image for every role: COMM_ROLES (api, projector, worker) says what a container runs.
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production
+ENV NODE_ENV=production COMM_DATA_DIR=/var/lib/communication
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY config ./config
+# Owned by the user the service runs as; a named volume mounted here starts with this owner.
+RUN mkdir -p /var/lib/communication && chown node:node /var/lib/communication
 USER node
 EXPOSE 3000
+# node runs as PID 1 and gets SIGTERM itself: the service stops taking work, finishes or hands back its jobs, exits.
 CMD ["node", "dist/main.js"]

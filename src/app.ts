@@ -21,7 +21,8 @@ import type { SqlClient } from './infrastructure/database/sql-client.js';
 import type { EventStore } from './infrastructure/event-store/event-store.js';
 import { idempotencyMigrations } from './infrastructure/http/idempotency.js';
 import { createHttpServer } from './infrastructure/http/server.js';
-import { registerStatusRoutes } from './infrastructure/http/status-routes.js';
+import { httpSecurityFromEnv } from './infrastructure/http/http-security.js';
+import { registerApiKeyRoutes } from './commands/api-key-routes.js';
 import type { Logger } from './infrastructure/logging/logger.js';
 import { openEventStore, openSqlClient, type EventStoreKind } from './infrastructure/storage.js';
 import { registerCampaignQueryRoutes } from './projections/campaigns/campaign-query-routes.js';
@@ -35,17 +36,24 @@ import { NotificationWorker } from './reactors/notifications/notification-worker
 import { notificationDispatch } from './reactors/notifications/notification-dispatch.js';
 import { TemplateRenderer } from './reactors/notifications/template-renderer.js';
 import { Reactor } from './reactors/reactor.js';
+import { startIntegrationEvents } from './integration/integration-event-publisher.js';
 import { webhookDeliveryMigrations } from './webhooks/webhook-deliveries.js';
 import { webhookFanout } from './webhooks/webhook-fanout.js';
 import { registerWebhookRoutes } from './webhooks/webhook-routes.js';
 import { WebhookSender } from './webhooks/webhook-sender.js';
 import { webhookSubscriptionMigrations } from './webhooks/webhook-subscriptions.js';
+import { vaultAccessTokens } from './infrastructure/secrets/platform-tokens.js';
+import type { SecretVault } from './infrastructure/secrets/secret-vault.js';
+import { secretsMigrations } from './infrastructure/secrets/secrets-table.js';
+import { startVault } from './infrastructure/secrets/start-vault.js';
 import { ConfigError } from './infrastructure/config/env.js';
 import { checkpointMigrations } from './projections/checkpoints.js';
+import { followerLeasesFor } from './projections/follower-lease.js';
 import { Projector } from './projections/projector.js';
 import { ReadPositions } from './projections/read-positions.js';
 import { projections } from './projections/registry.js';
-import { statusComponents } from './status-components.js';
+import { followedCheckpoints } from './status-components.js';
+import { Operations } from './operations.js';
 import { version } from './version.js';
 import { registerPublicationCommandRoutes } from './commands/publication-routes.js';
 import { PublicationSlotBooker } from './commands/publication-slot-booker.js';
@@ -94,6 +102,8 @@ export interface App {
   worker: NotificationWorker | null;
   publicationWorker: PublicationWorker | null;
   scheduler: PublicationScheduler | null;
+  /** Platform tokens and other credentials, encrypted at rest. */
+  vault: SecretVault;
   /** Starts projectors and, unless port is null, listens; returns the address. */
   start(listen?: { port: number; host: string } | null): Promise<string | null>;
   stop(): Promise<void>;
@@ -113,6 +123,9 @@ export async function createApp(options: AppOptions): Promise<App> {
     const toClose = store;
     owned.unshift(() => toClose.close());
   }
+  // Status, heartbeat and metrics; every append is counted from here on.
+  const operations = new Operations(store, env, logger);
+  store = operations.store;
   const bus = options.bus ?? (await createMessageBus(env, logger));
   if (!options.bus) owned.unshift(() => bus.close());
 
@@ -121,15 +134,21 @@ export async function createApp(options: AppOptions): Promise<App> {
     ...apiKeyMigrations,
     ...idempotencyMigrations,
     ...checkpointMigrations,
+    ...secretsMigrations,
     ...webhookSubscriptionMigrations,
     ...webhookDeliveryMigrations,
     ...Object.assign({}, ...projections.map((p) => p.migrations)),
   }, sql.schema);
+  // The token vault: the config files' secrets imported and encrypted at rest; connectors read their tokens from it.
+  const vault = await startVault(db, env, options.files, logger);
+  const platformTokens = await vaultAccessTokens(vault, options.files.platforms);
 
   const apiKeys = new ApiKeyStore(db);
   await ensureAdminKey(apiKeys, { configuredKey: env.COMM_ADMIN_API_KEY, dataDir: env.COMM_DATA_DIR, logger, print: options.print });
 
-  const projectors = options.projector === false ? [] : projections.map((p) => new Projector(store, db, p, logger));
+  // With several processes on one PostgreSQL database, one at a time follows each projection and reactor.
+  const leases = followerLeasesFor(sql);
+  const projectors = options.projector === false ? [] : projections.map((p) => new Projector(store, db, p, logger, { leases }));
   const positions = new ReadPositions(db, projectors);
 
   const templates = new TemplateCatalogue(db, options.files.templates);
@@ -137,28 +156,38 @@ export async function createApp(options: AppOptions): Promise<App> {
   try {
     router = new ProviderRouter(providersFromConfig(options.files.notifications), {
       ratePerSecond: ratesFromConfig(options.files.notifications),
-      onBreakerChange: (provider, state) => logger.warn({ provider, state }, 'provider circuit breaker changed'),
+      ...operations.providerHooks,
     });
   } catch (error) {
     throw new ConfigError(`Invalid ${env.COMM_CONFIG_DIR}/notifications.json: ${(error as Error).message}`);
   }
   const runWorker = options.worker !== false;
-  const reactors = runWorker ? [new Reactor(store, db, notificationDispatch(bus), logger, { batchSize: 500, concurrency: 32 })] : [];
+  const reactors = runWorker ? [new Reactor(store, db, notificationDispatch(bus), logger, { batchSize: 500, concurrency: 32, leases })] : [];
   // Outbound webhooks: the fan-out queues deliveries and wakes the sender, which posts them.
-  const webhookSender = runWorker ? new WebhookSender(db, logger) : null;
-  if (webhookSender) reactors.push(new Reactor(store, db, webhookFanout(db, logger, { onQueued: () => webhookSender.wake() }), logger));
+  // Requests to URLs users gave (webhook receivers, media) reach public addresses only, plus COMM_OUTBOUND_ALLOWLIST.
+  const outbound = { allowlist: env.COMM_OUTBOUND_ALLOWLIST };
+  const webhookSender = runWorker ? new WebhookSender(db, logger, { allowlist: outbound.allowlist, keyring: vault.keyring }) : null;
+  if (webhookSender) reactors.push(new Reactor(store, db, webhookFanout(db, logger, { onQueued: () => webhookSender.wake() }), logger, { leases }));
+  // Integration events for the other modules (CRM, accounting, central server), on their own NATS stream.
+  const integrationEvents = runWorker ? await startIntegrationEvents(env, { store, db, logger, leases }) : null;
+  if (integrationEvents) {
+    reactors.push(integrationEvents.reactor);
+    owned.unshift(integrationEvents.close);
+  }
   const unsubscribeSecret = await ensureUnsubscribeSecret({ configured: env.COMM_UNSUBSCRIBE_SECRET, dataDir: env.COMM_DATA_DIR });
   const unsubscribeHeaders = unsubscribeHeaderFactory(env.COMM_PUBLIC_URL ?? `http://localhost:${env.PORT}`, unsubscribeSecret);
   const consent = {
     policy: new ConsentPolicy(new ConsentsReader(db)),
-    kindOf: async (n: NotificationFields) => messageKindOf(n, await templates.get(n.template_id).then((t) => t.kind, () => undefined)),
+    kindOf: async (n: NotificationFields) => messageKindOf(n, await templates.get(n.template_id, n.template_version).then((t) => t.kind, () => undefined)),
   };
   const renderer = new TemplateRenderer(templates, (n) => unsubscribeHeaders({ recipient: n.recipient, channel: n.channel }));
   const worker = runWorker ? new NotificationWorker(store, bus, router, renderer, logger, { consent }) : null;
   let connectors: PublicationConnectors;
   try {
     connectors = options.connectors ?? connectorsFromConfig(options.files.platforms, {
-      breaker: { onStateChange: (platform, account, state) => logger.warn({ platform, account, state }, 'platform circuit breaker changed') },
+      breaker: operations.platformHooks,
+      outbound,
+      accessToken: platformTokens,
     });
   } catch (error) {
     throw new ConfigError(`Invalid ${env.COMM_CONFIG_DIR}/platforms.json: ${(error as Error).message}`);
@@ -166,9 +195,13 @@ export async function createApp(options: AppOptions): Promise<App> {
   const scheduler = runWorker ? new PublicationScheduler(db, bus, logger, options.scheduler) : null;
   const publicationWorker = runWorker ? new PublicationWorker(store, bus, connectors, logger, { ackWaitMs: env.COMM_JOB_ACK_WAIT_MS }) : null;
   const engagementPoller = runWorker ? new EngagementPoller(store, db, connectors, logger) : null;
-  const server = await createHttpServer({ logger, apiKeys, db, version });
-  registerStatusRoutes(server, () => statusComponents({ sql, db, store, storeKind, bus, projectors }), version);
+  const server = await createHttpServer({ logger, apiKeys, db, version, security: httpSecurityFromEnv(env), alerts: store });
+  // The status route lists every reactor, also in processes that do not run them.
+  const reactorDefinitions = runWorker ? reactors.map((r) => r.definition) : [notificationDispatch(bus), webhookFanout(db, logger)];
+  const followers = followedCheckpoints(projections, projectors, reactorDefinitions, reactors);
+  operations.expose(server, { sql, db, storeKind, bus, router, connectors, followers, heartbeat: runWorker });
   if (options.api !== false) {
+    registerApiKeyRoutes(server, apiKeys, db);
     registerCampaignCommandRoutes(server, store);
     registerCampaignQueryRoutes(server, db, positions);
     registerNotificationCommandRoutes(server, store, templates);
@@ -179,12 +212,13 @@ export async function createApp(options: AppOptions): Promise<App> {
       booker: new PublicationSlotBooker(db, slotRulesFromConfig(options.files.platforms)),
       configuredPlatforms: new Set(Object.keys(connectors) as Platform[]),
       logger,
+      outbound,
     });
     registerConsentCommandRoutes(server, store, unsubscribeSecret);
     registerConsentQueryRoutes(server, db, positions);
     registerTemplateCommandRoutes(server, store);
     registerTemplateQueryRoutes(server, templates, positions);
-    registerWebhookRoutes(server, db);
+    registerWebhookRoutes(server, db, outbound, vault.keyring);
     registerEngagementQueryRoutes(server, db, positions);
     await registerPlatformWebhookRoutes(server, { store, db, secrets: facebookWebhookSecretsFromConfig(options.files.platforms), logger });
     await registerDeliveryWebhookRoutes(server, {
@@ -211,6 +245,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     worker,
     publicationWorker,
     scheduler,
+    vault,
     async start(listen = null) {
       await Promise.all(projectors.map((p) => p.start()));
       await Promise.all(reactors.map((r) => r.start()));
@@ -219,22 +254,26 @@ export async function createApp(options: AppOptions): Promise<App> {
       await publicationWorker?.start();
       scheduler?.start();
       engagementPoller?.start();
+      operations.start();
       if (!listen) return null;
       return server.listen({ port: listen.port, host: listen.host });
     },
     async stop() {
       if (stopped) return;
       stopped = true;
+      // Take no more work: HTTP requests first, then what produces jobs, then the workers, whose jobs under way
+      // finish or, past the grace period, go back to the queue for another worker.
       await server.close();
-      await engagementPoller?.stop();
-      await scheduler?.stop();
-      await publicationWorker?.stop();
-      await worker?.stop();
-      await webhookSender?.stop();
-      await Promise.all(reactors.map((r) => r.stop()));
+      operations.stopHeartbeat();
+      await Promise.all([engagementPoller?.stop(), scheduler?.stop(), webhookSender?.stop(), ...reactors.map((r) => r.stop())]);
+      const grace = { handBackAfterMs: env.COMM_SHUTDOWN_GRACE_MS };
+      await Promise.all([publicationWorker?.stop(grace), worker?.stop(grace)]);
       router.shutdown();
       for (const connector of Object.values(connectors)) (connector as { shutdown?: () => void }).shutdown?.();
+      // Checkpoints are written with each batch: stopping after the batch under way loses nothing.
       await Promise.all(projectors.map((p) => p.stop()));
+      await leases.close();
+      await operations.stop();
       for (const close of owned) await close().catch((error: unknown) => logger.warn({ err: error }, 'close failed'));
     },
   };

@@ -19,10 +19,17 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 15_000);
+    // The outer bound: whatever hangs, the process is gone 15 s after the signal.
+    const force = setTimeout(() => {
+      logger.error('shutdown did not finish within 15 s; exiting');
+      process.exit(1);
+    }, 15_000);
     force.unref();
     app.stop().then(
-      () => process.exit(0),
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
         process.exit(1);

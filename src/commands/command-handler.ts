@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Decider, DomainEvent } from '../domain/decider.js';
+import { isDomainError } from '../domain/domain-error.js';
 import type { EventCatalogue } from '../domain/event-schema.js';
 import {
   WrongExpectedRevisionError,
@@ -41,6 +42,13 @@ export interface HandleResult<State> {
   appended: number;
 }
 
+export interface CommandObservation {
+  /** The command's type (a closed set of names). */
+  command: string;
+  outcome: 'appended' | 'unchanged' | 'conflict' | 'rejected' | 'failed';
+  durationMs: number;
+}
+
 // Enough for a burst of writers on one stream; the jittered pause spreads them so that they stop colliding.
 const maxAttempts = 10;
 
@@ -50,6 +58,9 @@ const maxAttempts = 10;
  * after a short random pause.
  */
 export class CommandHandler<Command, Event extends DomainEvent, State> {
+  /** Told of every handled command, whichever handler ran it (the metrics module subscribes); must not throw. */
+  static readonly observers = new Set<(observation: CommandObservation) => void>();
+
   constructor(
     private readonly store: EventStore,
     private readonly decider: Decider<Command, Event, State>,
@@ -57,6 +68,23 @@ export class CommandHandler<Command, Event extends DomainEvent, State> {
   ) {}
 
   async handle(streamId: string, command: Command, context: CommandContext, options: HandleOptions<State> = {}): Promise<HandleResult<State>> {
+    if (CommandHandler.observers.size === 0) return this.decideAndAppend(streamId, command, context, options);
+    const started = performance.now();
+    const report = (outcome: CommandObservation['outcome']) => {
+      const observation = { command: commandName(command), outcome, durationMs: performance.now() - started };
+      for (const observer of CommandHandler.observers) observer(observation);
+    };
+    try {
+      const result = await this.decideAndAppend(streamId, command, context, options);
+      report(result.appended > 0 ? 'appended' : 'unchanged');
+      return result;
+    } catch (error) {
+      report(error instanceof WrongExpectedRevisionError ? 'conflict' : isDomainError(error) ? 'rejected' : 'failed');
+      throw error;
+    }
+  }
+
+  private async decideAndAppend(streamId: string, command: Command, context: CommandContext, options: HandleOptions<State>): Promise<HandleResult<State>> {
     let assumeNew = options.creates === true;
     let known = options.loaded;
     for (let attempt = 1; ; attempt++) {
@@ -108,6 +136,11 @@ export class CommandHandler<Command, Event extends DomainEvent, State> {
       },
     };
   }
+}
+
+function commandName(command: unknown): string {
+  const type = (command as { type?: unknown } | null)?.type;
+  return typeof type === 'string' ? type : 'unknown';
 }
 
 export function toDomainEvent<Event extends DomainEvent>(event: RecordedEvent): Event {

@@ -16,6 +16,7 @@ import { validatePublication, type ValidationResult } from '../domain/publicatio
 import { formatPosition, type EventStore, type Position } from '../infrastructure/event-store/event-store.js';
 import { ApiError } from '../infrastructure/http/api-error.js';
 import { errorResponses } from '../infrastructure/http/error-schemas.js';
+import { checkOutboundUrl, outboundRefusalOf, type OutboundCheckOptions } from '../infrastructure/http/outbound-guard.js';
 import type { Logger } from '../infrastructure/logging/logger.js';
 import { parsePublicationId, platformPublicationId } from '../projections/publications/publication-ids.js';
 import { CommandHandler, type CommandContext } from './command-handler.js';
@@ -52,6 +53,8 @@ export interface PublicationRouteOptions {
   /** Platforms with a connector in platforms.json: publishing elsewhere is refused up front. */
   configuredPlatforms: ReadonlySet<Platform>;
   logger: Logger;
+  /** Platforms fetch media from the internet: media_urls must be public (plus COMM_OUTBOUND_ALLOWLIST). */
+  outbound: OutboundCheckOptions;
 }
 
 /**
@@ -61,7 +64,7 @@ export interface PublicationRouteOptions {
  * publication or lower-priority ones (PublicationRescheduled records why).
  */
 export function registerPublicationCommandRoutes(app: FastifyInstance, options: PublicationRouteOptions): void {
-  const { store, booker, configuredPlatforms, logger } = options;
+  const { store, booker, configuredPlatforms, logger, outbound } = options;
   const handler = new CommandHandler<PublicationCommand, PublicationEvent, PublicationState>(store, publicationDecider, publicationEvents);
   const server = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['publications'];
@@ -103,6 +106,7 @@ export function registerPublicationCommandRoutes(app: FastifyInstance, options: 
       const body = request.body;
       const result = checkContent(body);
       if (!result.valid) return refuse(reply, result);
+      await checkMediaUrls(body.content.media_urls, outbound);
       const id = body.id ?? randomUUID();
       const now = new Date();
       const requested = body.scheduled_time ? toUtc(body.scheduled_time) : now.toISOString();
@@ -158,6 +162,7 @@ export function registerPublicationCommandRoutes(app: FastifyInstance, options: 
     async (request) => {
       const body = request.body;
       const result = checkContent(body);
+      await checkMediaUrls(body.content.media_urls, outbound);
       // The rules the decider applies on scheduling (a body or a medium, not in the past...) answer as POST /publish does.
       const now = new Date();
       const scheduled_time = body.scheduled_time ? toUtc(body.scheduled_time) : now.toISOString();
@@ -249,6 +254,24 @@ export function registerPublicationCommandRoutes(app: FastifyInstance, options: 
     }
     return last;
   }
+}
+
+/** A media URL on this host or the private network would make us (X, LinkedIn downloads) or the platforms probe it. */
+async function checkMediaUrls(urls: readonly string[] | undefined, outbound: OutboundCheckOptions): Promise<void> {
+  const refusals = await Promise.all(
+    (urls ?? []).map((url) =>
+      checkOutboundUrl(url, outbound).then(
+        () => null,
+        (error: unknown) => {
+          const refusal = outboundRefusalOf(error);
+          if (!refusal) throw error;
+          return refusal;
+        },
+      ),
+    ),
+  );
+  const refused = refusals.flatMap((refusal, index) => (refusal ? [{ path: `content.media_urls.${index}`, message: refusal.reason }] : []));
+  if (refused.length > 0) throw new ApiError('media_url_refused', `${refused.length} media URL(s) cannot be fetched: they must be public`, refused, 422);
 }
 
 function publicationIdOf(text: string): string {

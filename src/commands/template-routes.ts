@@ -42,7 +42,7 @@ export const publishTemplateBodySchema = z
   .object({
     kind: z.enum(templateKinds).optional().describe('marketing (consent required) or transactional; required for the first version, then fixed'),
     subject: content.subject.optional(),
-    body_html: content.body_html.optional().describe('Handlebars, HTML-escaped; {{{x}}} inserts raw HTML'),
+    body_html: content.body_html.optional().describe('Handlebars; every value is HTML-escaped (raw output {{{x}}} is refused)'),
     body_text: content.body_text.optional().describe('Plain text; derived from body_html when absent'),
     sms: content.sms.optional().describe('A marketing SMS must carry a STOP mention, e.g. "STOP au 36111"'),
     push: content.push.optional(),

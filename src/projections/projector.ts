@@ -4,9 +4,10 @@ import { comparePositions, type EventStore, type Position, type RecordedEvent } 
 import type { Logger } from '../infrastructure/logging/logger.js';
 import { CheckpointFollower } from './checkpoint-follower.js';
 import { readCheckpoint, samePosition, writeCheckpoint, type Checkpoint } from './checkpoints.js';
+import type { LeaseOptions } from './follower-lease.js';
 import type { Projection } from './projection.js';
 
-export interface ProjectorOptions {
+export interface ProjectorOptions extends LeaseOptions {
   batchSize?: number;
   /** Pause after an error before resubscribing. */
   retryDelayMs?: number;
@@ -39,6 +40,8 @@ export class Projector extends CheckpointFollower {
       filter: projection.filter,
       batchSize: options.batchSize ?? 500,
       retryDelayMs: options.retryDelayMs ?? 1000,
+      leases: options.leases,
+      leaseRetryMs: options.leaseRetryMs,
     });
     this.progress.setMaxListeners(0);
   }

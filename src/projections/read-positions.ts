@@ -4,8 +4,9 @@ import { readCheckpoint } from './checkpoints.js';
 import type { Projector } from './projector.js';
 
 /**
- * What position each read model reflects, and waiting for one (read-your-writes). A projection running in this
- * process answers from memory; one running in a separate projector process is polled through its checkpoint row.
+ * What position each read model reflects, and waiting for one (read-your-writes). A projection this process follows
+ * answers from memory; one followed by another process (a projector process, or the lease holder while this one
+ * stands by) is polled through its checkpoint row.
  */
 export class ReadPositions {
   private readonly local = new Map<string, Projector>();
@@ -19,13 +20,13 @@ export class ReadPositions {
   }
 
   async current(projection: string): Promise<Position | null> {
-    const projector = this.local.get(projection);
+    const projector = this.followedHere(projection);
     if (projector) return projector.position;
     return (await readCheckpoint(this.db, projection)).position;
   }
 
   async waitFor(projection: string, position: Position, timeoutMs: number): Promise<boolean> {
-    const projector = this.local.get(projection);
+    const projector = this.followedHere(projection);
     if (projector) return projector.waitFor(position, timeoutMs);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -34,5 +35,10 @@ export class ReadPositions {
       if (Date.now() >= deadline) return false;
       await new Promise((resolve) => setTimeout(resolve, this.pollIntervalMs));
     }
+  }
+
+  private followedHere(projection: string): Projector | undefined {
+    const projector = this.local.get(projection);
+    return projector?.state.running ? projector : undefined;
   }
 }

@@ -3,6 +3,7 @@ import type { EventFilter, EventStore, RecordedEvent } from '../infrastructure/e
 import type { Logger } from '../infrastructure/logging/logger.js';
 import { CheckpointFollower } from '../projections/checkpoint-follower.js';
 import { readCheckpoint, samePosition, writeCheckpoint, type Checkpoint } from '../projections/checkpoints.js';
+import type { LeaseOptions } from '../projections/follower-lease.js';
 
 /**
  * A reactor turns events into work outside the database: jobs on the message bus, integration events, webhooks.
@@ -17,7 +18,7 @@ export interface ReactorDefinition {
   handle(event: RecordedEvent): Promise<void>;
 }
 
-export interface ReactorOptions {
+export interface ReactorOptions extends LeaseOptions {
   batchSize?: number;
   retryDelayMs?: number;
   /** Events of one batch handled at once (default 1: in order). Use more only when order does not matter. */
@@ -39,6 +40,8 @@ export class Reactor extends CheckpointFollower {
       filter: definition.filter,
       batchSize: options.batchSize ?? 100,
       retryDelayMs: options.retryDelayMs ?? 1000,
+      leases: options.leases,
+      leaseRetryMs: options.leaseRetryMs,
     });
     this.concurrency = options.concurrency ?? 1;
   }
@@ -46,8 +49,8 @@ export class Reactor extends CheckpointFollower {
   protected async handleBatch(batch: RecordedEvent[]): Promise<boolean> {
     const name = `reactor:${this.definition.name}`;
     await forEachWithConcurrency(batch, this.concurrency, (event) => this.definition.handle(event));
-    if (!this.running) return true;
-    // One checkpoint per batch: after a crash the batch is handled again, which handlers make harmless.
+    // One checkpoint per batch, written even when stopping (the whole batch was handled). After a crash the batch is
+    // handled again, which handlers make harmless.
     const last = batch[batch.length - 1]!;
     const next: Checkpoint = { position: last.position, eventsApplied: this.checkpoint.eventsApplied + batch.length, lastEventAt: last.createdAt };
     const saved = await this.db.transaction().execute(async (trx) => {

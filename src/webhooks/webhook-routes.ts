@@ -5,6 +5,9 @@ import { z } from 'zod';
 import type { SharedDatabase } from '../infrastructure/database/kysely.js';
 import { ApiError } from '../infrastructure/http/api-error.js';
 import { errorResponses } from '../infrastructure/http/error-schemas.js';
+import { forgetIdempotencyClaim } from '../infrastructure/http/idempotency.js';
+import { checkOutboundUrl, outboundRefusalOf, type OutboundCheckOptions } from '../infrastructure/http/outbound-guard.js';
+import type { Keyring } from '../infrastructure/secrets/keyring.js';
 import { decodeCursor, encodeCursor } from '../projections/cursor.js';
 import { WebhookDeliveries, webhookDeliveryStatuses, type WebhookDeliveryRow } from './webhook-deliveries.js';
 import { generateWebhookSecret } from './webhook-secrets.js';
@@ -65,9 +68,13 @@ const deliveryView = z.object({
 
 const idParams = z.object({ id: z.uuid() });
 
-export function registerWebhookRoutes(app: FastifyInstance, db: SharedDatabase): void {
+/**
+ * `outbound`: which receivers may be registered (public addresses, plus COMM_OUTBOUND_ALLOWLIST). `keyring`: the token
+ * vault's, which encrypts the webhook secrets.
+ */
+export function registerWebhookRoutes(app: FastifyInstance, db: SharedDatabase, outbound: OutboundCheckOptions, keyring: Keyring): void {
   const server = app.withTypeProvider<ZodTypeProvider>();
-  const subscriptions = new WebhookSubscriptions(db);
+  const subscriptions = new WebhookSubscriptions(db, keyring);
 
   server.post(
     base,
@@ -79,8 +86,11 @@ export function registerWebhookRoutes(app: FastifyInstance, db: SharedDatabase):
         body: createBody,
         response: { 201: createdView, ...errorResponses },
       },
+      // The secret is in the response: an Idempotency-Key record would keep it, in plain text, to replay it.
+      preValidation: async (request) => forgetIdempotencyClaim(request, db),
     },
     async (request, reply) => {
+      await checkReceiver(request.body.url, outbound);
       const secret = request.body.secret ?? generateWebhookSecret();
       const created = await subscriptions.create({
         id: randomUUID(),
@@ -160,6 +170,17 @@ async function found(subscriptions: WebhookSubscriptions, id: string): Promise<W
   const subscription = await subscriptions.get(id);
   if (!subscription) throw notFound(id);
   return subscription;
+}
+
+/** A receiver on this host or the private network would let callers probe it through us (SSRF). */
+async function checkReceiver(url: string, outbound: OutboundCheckOptions): Promise<void> {
+  try {
+    await checkOutboundUrl(url, outbound);
+  } catch (error) {
+    const refusal = outboundRefusalOf(error);
+    if (!refusal) throw error;
+    throw new ApiError('validation_failed', `Invalid body: body.url (${refusal.reason})`, [{ path: 'body.url', message: refusal.reason }]);
+  }
 }
 
 function notFound(id: string): ApiError {

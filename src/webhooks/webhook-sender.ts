@@ -1,5 +1,11 @@
+import type { Readable } from 'node:stream';
+import axios from 'axios';
 import type { SharedDatabase } from '../infrastructure/database/kysely.js';
+import { guardedRequestOptions, type GuardedRequestOptions } from '../infrastructure/http/guarded-agents.js';
+import { OutboundAllowlist } from '../infrastructure/http/outbound-allowlist.js';
+import { checkOutboundUrl, outboundRefusalOf, type Resolve } from '../infrastructure/http/outbound-guard.js';
 import type { Logger } from '../infrastructure/logging/logger.js';
+import type { Keyring } from '../infrastructure/secrets/keyring.js';
 import { version } from '../version.js';
 import { WebhookDeliveries, type AttemptOutcome, type WebhookDeliveryRow } from './webhook-deliveries.js';
 import { defaultRetryPolicy, nextAttemptAt, type RetryPolicy } from './webhook-retry.js';
@@ -14,6 +20,12 @@ export interface WebhookSenderOptions {
   /** Per attempt, connection and response included (default 10 s). */
   timeoutMs?: number;
   retry?: Partial<RetryPolicy>;
+  /** The token vault's, which decrypts the webhook secrets (the app always gives it). */
+  keyring?: Keyring;
+  /** Non-public receivers that may be reached (COMM_OUTBOUND_ALLOWLIST); default: public addresses only. */
+  allowlist?: OutboundAllowlist;
+  /** DNS resolution; tests replace it to play a receiver whose name resolves to a private address. */
+  resolve?: Resolve;
   /** Injected in tests to move time forward. */
   now?: () => Date;
   random?: () => number;
@@ -27,7 +39,8 @@ const responseExcerptLength = 200;
 /**
  * Sends due deliveries: POSTs the stored JSON body, signed, and records each attempt. 2xx is delivered; 410 Gone
  * gives up at once; anything else (other statuses, redirects, which are never followed, timeouts, network errors) is
- * retried with backoff until 24 h after the first attempt. Several processes may run a sender on one database.
+ * retried with backoff until 24 h after the first attempt. A receiver at a non-public address (see outbound-guard.ts) fails
+ * at once; one whose name does not resolve is retried. Several processes may run a sender on one database.
  * Receivers may see a delivery twice (a crash after sending, before recording) and de-duplicate on X-Webhook-Id.
  */
 export class WebhookSender {
@@ -39,6 +52,9 @@ export class WebhookSender {
   private readonly retry: RetryPolicy;
   private readonly now: () => Date;
   private readonly random: () => number;
+  private readonly allowlist: OutboundAllowlist;
+  private readonly resolve: Resolve | undefined;
+  private readonly guarded: GuardedRequestOptions;
   private readonly inFlight = new Set<Promise<void>>();
   private running = false;
   private loop: Promise<void> | null = null;
@@ -52,13 +68,16 @@ export class WebhookSender {
     options: WebhookSenderOptions = {},
   ) {
     this.deliveries = new WebhookDeliveries(db);
-    this.subscriptions = new WebhookSubscriptions(db);
+    this.subscriptions = new WebhookSubscriptions(db, options.keyring);
     this.pollIntervalMs = options.pollIntervalMs ?? 1_000;
     this.concurrency = Math.max(1, options.concurrency ?? 8);
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.retry = { ...defaultRetryPolicy, ...options.retry };
     this.now = options.now ?? (() => new Date());
     this.random = options.random ?? Math.random;
+    this.allowlist = options.allowlist ?? OutboundAllowlist.none;
+    this.resolve = options.resolve;
+    this.guarded = guardedRequestOptions(this.allowlist, options.resolve);
   }
 
   async start(): Promise<void> {
@@ -148,17 +167,20 @@ export class WebhookSender {
     }
   }
 
-  private async post(
-    target: { url: string; secret: string },
-    delivery: WebhookDeliveryRow,
-    at: Date,
-  ): Promise<{ statusCode: number; error: string | null } | { statusCode: null; error: string }> {
+  private async post(target: { url: string; secret: string }, delivery: WebhookDeliveryRow, at: Date): Promise<AttemptResult> {
     const timestamp = Math.floor(at.getTime() / 1000);
+    const signal = AbortSignal.timeout(this.timeoutMs);
     try {
-      const response = await fetch(target.url, {
-        method: 'POST',
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.timeoutMs),
+      // Checked at registration too, but DNS may have changed since; the guarded agents check again at connection.
+      await checkOutboundUrl(target.url, { allowlist: this.allowlist, resolve: this.resolve });
+      const response = await axios.post<Readable>(target.url, delivery.body, {
+        ...this.guarded,
+        maxRedirects: 0,
+        responseType: 'stream',
+        validateStatus: () => true,
+        signal,
+        // The exact bytes that were signed: axios would otherwise re-serialise (trim) a JSON string.
+        transformRequest: [(body: string) => body],
         headers: {
           'content-type': 'application/json',
           'user-agent': userAgent,
@@ -167,22 +189,24 @@ export class WebhookSender {
           'x-webhook-timestamp': String(timestamp),
           'x-webhook-signature': signWebhook(target.secret, timestamp, delivery.body),
         },
-        body: delivery.body,
       });
-      if (response.ok) {
-        await response.body?.cancel();
+      if (response.status >= 200 && response.status < 300) {
+        response.data.destroy();
         return { statusCode: response.status, error: null };
       }
-      return { statusCode: response.status, error: await describeRefusal(response) };
+      return { statusCode: response.status, error: await describeRefusal(response.status, response.data, signal) };
     } catch (error) {
-      return { statusCode: null, error: describeTransportError(error, this.timeoutMs) };
+      const refusal = outboundRefusalOf(error);
+      if (refusal) return { statusCode: null, error: refusal.reason, final: !refusal.retryable };
+      return { statusCode: null, error: describeTransportError(error, signal, this.timeoutMs) };
     }
   }
 
-  private outcomeOf(delivery: WebhookDeliveryRow, at: Date, result: { statusCode: number | null; error: string | null }): AttemptOutcome {
+  private outcomeOf(delivery: WebhookDeliveryRow, at: Date, result: AttemptResult): AttemptOutcome {
     const { statusCode } = result;
     if (statusCode !== null && statusCode >= 200 && statusCode < 300) return { status: 'delivered', at, statusCode };
     const error = result.error ?? `HTTP ${statusCode}`;
+    if (result.final) return { status: 'failed', at, statusCode, error: `${error} (refused: not retried)` };
     if (statusCode === 410) return { status: 'failed', at, statusCode, error: `${error} (410 Gone: not retried)` };
     const next = nextAttemptAt(this.retry, { attempts: delivery.attempts + 1, firstAttemptAt: delivery.first_attempt_at ?? at, now: at }, this.random);
     if (!next) return { status: 'failed', at, statusCode, error: `${error} (retries exhausted)` };
@@ -190,40 +214,42 @@ export class WebhookSender {
   }
 }
 
-async function describeRefusal(response: Response): Promise<string> {
-  if (response.status >= 300 && response.status < 400) {
-    await response.body?.cancel();
-    return `HTTP ${response.status}: redirects are not followed`;
+/** What one attempt gave; `final` when asking again cannot give another answer (a refused destination). */
+type AttemptResult = { statusCode: number | null; error: string | null; final?: boolean };
+
+async function describeRefusal(status: number, body: Readable, signal: AbortSignal): Promise<string> {
+  if (status >= 300 && status < 400) {
+    body.destroy();
+    return `HTTP ${status}: redirects are not followed`;
   }
-  const excerpt = await readExcerpt(response);
-  return excerpt ? `HTTP ${response.status}: ${excerpt}` : `HTTP ${response.status}`;
+  const excerpt = await readExcerpt(body, signal);
+  return excerpt ? `HTTP ${status}: ${excerpt}` : `HTTP ${status}`;
 }
 
-/** The start of the answer only: a receiver's error page may be large. */
-async function readExcerpt(response: Response): Promise<string> {
-  const reader = response.body?.getReader();
-  if (!reader) return '';
-  const chunks: Uint8Array[] = [];
+/** The start of the answer only: a receiver's error page may be large, or sent slowly (the attempt's timeout holds). */
+async function readExcerpt(body: Readable, signal: AbortSignal): Promise<string> {
+  const stop = () => body.destroy();
+  signal.addEventListener('abort', stop, { once: true });
+  const chunks: Buffer[] = [];
   let size = 0;
   try {
-    while (size < responseExcerptLength * 4) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.length;
+    for await (const chunk of body) {
+      chunks.push(chunk as Buffer);
+      size += (chunk as Buffer).length;
+      if (size >= responseExcerptLength * 4) break;
     }
   } catch {
     // A broken answer body: the status code says enough.
   } finally {
-    await reader.cancel().catch(() => undefined);
+    signal.removeEventListener('abort', stop);
+    body.destroy();
   }
   const text = Buffer.concat(chunks).toString('utf8').replace(/\s+/g, ' ').trim();
   return text.length > responseExcerptLength ? `${text.slice(0, responseExcerptLength)}…` : text;
 }
 
-function describeTransportError(error: unknown, timeoutMs: number): string {
-  const named = error as { name?: string; cause?: { code?: string; message?: string } };
-  if (named?.name === 'TimeoutError') return `no answer within ${timeoutMs / 1000} s`;
-  const cause = named?.cause;
-  return `request failed (${cause?.code ?? cause?.message ?? (error as Error)?.message ?? 'network error'})`;
+function describeTransportError(error: unknown, signal: AbortSignal, timeoutMs: number): string {
+  if (signal.aborted) return `no answer within ${timeoutMs / 1000} s`;
+  const coded = error as { code?: string; message?: string } | undefined;
+  return `request failed (${coded?.code ?? coded?.message ?? 'network error'})`;
 }

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 import type { SharedDatabase } from '../infrastructure/database/kysely.js';
+import type { Keyring } from '../infrastructure/secrets/keyring.js';
 import { maskWebhookSecret, sealWebhookSecret, unsealWebhookSecret } from './webhook-secrets.js';
 
 /**
@@ -65,7 +66,11 @@ type Row = WebhookSubscriptionsTable['webhook_subscriptions'];
 export class WebhookSubscriptions {
   private readonly db: Kysely<WebhookSubscriptionsTable>;
 
-  constructor(db: SharedDatabase) {
+  /** `keyring`: the token vault's, which encrypts the secrets; absent only in tests of the delivery mechanics. */
+  constructor(
+    db: SharedDatabase,
+    private readonly keyring?: Keyring,
+  ) {
     this.db = db as Kysely<WebhookSubscriptionsTable>;
   }
 
@@ -73,27 +78,27 @@ export class WebhookSubscriptions {
     const row = await this.db
       .insertInto('webhook_subscriptions')
       // The database's clock, as the event store's: a registration receives the events recorded after it.
-      .values({ ...input, secret: sealWebhookSecret(input.secret), created_at: sql<Date>`now()`, deleted_at: null })
+      .values({ ...input, secret: sealWebhookSecret(input.secret, input.id, this.keyring), created_at: sql<Date>`now()`, deleted_at: null })
       .returningAll()
       .executeTakeFirstOrThrow();
-    return toSubscription(row);
+    return toSubscription(row, this.keyring);
   }
 
   /** Active registrations, oldest first (there are few: it is configuration). */
   async list(): Promise<WebhookSubscription[]> {
     const rows = await this.db.selectFrom('webhook_subscriptions').selectAll().where('deleted_at', 'is', null).orderBy('created_at').orderBy('id').execute();
-    return rows.map(toSubscription);
+    return rows.map((row) => toSubscription(row, this.keyring));
   }
 
   async get(id: string): Promise<WebhookSubscription | null> {
     const row = await this.active(id);
-    return row ? toSubscription(row) : null;
+    return row ? toSubscription(row, this.keyring) : null;
   }
 
   /** Where and with what to sign deliveries of an active registration; null once it is deleted. */
   async target(id: string): Promise<{ url: string; secret: string } | null> {
     const row = await this.active(id);
-    return row ? { url: row.url, secret: unsealWebhookSecret(row.secret) } : null;
+    return row ? { url: row.url, secret: unsealWebhookSecret(row.secret, row.id, this.keyring) } : null;
   }
 
   /** Returns false when there was no active registration with this id. */
@@ -114,13 +119,13 @@ export class WebhookSubscriptions {
   }
 }
 
-function toSubscription(row: Row): WebhookSubscription {
+function toSubscription(row: Row, keyring: Keyring | undefined): WebhookSubscription {
   return {
     id: row.id,
     url: row.url,
     event_types: row.event_types as WebhookEventType[],
     description: row.description,
-    masked_secret: maskWebhookSecret(unsealWebhookSecret(row.secret)),
+    masked_secret: maskWebhookSecret(unsealWebhookSecret(row.secret, row.id, keyring)),
     created_at: row.created_at,
   };
 }

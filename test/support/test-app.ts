@@ -5,10 +5,11 @@ import { createApp, type App } from '../../src/app.js';
 import { generateApiKey, type Scope } from '../../src/infrastructure/auth/api-keys.js';
 import type { ConfigFiles } from '../../src/infrastructure/config/config-files.js';
 import { loadEnv } from '../../src/infrastructure/config/env.js';
-import { createLogger } from '../../src/infrastructure/logging/logger.js';
+import { createLogger, type Logger } from '../../src/infrastructure/logging/logger.js';
 import type { PublicationSchedulerOptions } from '../../src/reactors/publications/publication-scheduler.js';
 import type { PublicationConnectors } from '../../src/reactors/publications/publication-worker.js';
 import type { TestDatabase } from './databases.js';
+import { freshKey } from './encryption-keys.js';
 
 export interface RunningApp {
   app: App;
@@ -20,10 +21,23 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
+/**
+ * The local doubles and receivers (loopback), and the made-up hosts the suites use in media URLs and webhook
+ * registrations, which resolve to nothing: the outbound guard would refuse them all. A test may set its own.
+ */
+export const testOutboundAllowlist = '127.0.0.1,localhost,::1,example.com,cdn.levieuxmoulin.fr,crm.example.fr,crm.internal';
+
+/**
+ * The token vault's key of every app this test process starts: the data dir (where a key would be generated) is new
+ * for each app, and an app restarted on the same database must still read what the first one encrypted.
+ */
+const testEncryptionKey = freshKey().text;
+
 /** The whole service on a fresh database, listening on a random port of 127.0.0.1. */
 export async function startTestApp(
   database: TestDatabase,
   options: {
+    api?: boolean;
     projector?: boolean;
     worker?: boolean;
     templates?: ConfigFiles['templates'];
@@ -32,17 +46,28 @@ export async function startTestApp(
     connectors?: PublicationConnectors;
     scheduler?: PublicationSchedulerOptions;
     env?: Record<string, string>;
+    /** Where the app logs (a test that reads log lines); default silent. */
+    logger?: Logger;
   } = {},
 ): Promise<RunningApp> {
   const dataDir = await mkdtemp(join(tmpdir(), 'comm-test-'));
   const { key: adminKey } = generateApiKey();
-  const env = loadEnv({ COMM_DATA_DIR: dataDir, COMM_CONFIG_DIR: join(dataDir, 'config'), COMM_ADMIN_API_KEY: adminKey, LOG_LEVEL: 'silent', ...options.env });
+  const env = loadEnv({
+    COMM_DATA_DIR: dataDir,
+    COMM_CONFIG_DIR: join(dataDir, 'config'),
+    COMM_ADMIN_API_KEY: adminKey,
+    LOG_LEVEL: 'silent',
+    COMM_OUTBOUND_ALLOWLIST: testOutboundAllowlist,
+    COMM_ENCRYPTION_KEY: testEncryptionKey,
+    ...options.env,
+  });
   const sql = await database.create();
   const app = await createApp({
     env,
-    logger: createLogger('silent'),
+    logger: options.logger ?? createLogger('silent'),
     files: { platforms: options.platforms ?? {}, notifications: options.notifications ?? {}, templates: options.templates ?? {} },
     sql,
+    api: options.api,
     projector: options.projector,
     worker: options.worker,
     connectors: options.connectors,

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createKysely, migrateToLatest, type SharedDatabase } from '../../src/infrastructure/database/kysely.js';
 import type { SqlClient } from '../../src/infrastructure/database/sql-client.js';
 import type { RecordedEvent } from '../../src/infrastructure/event-store/event-store.js';
+import { OutboundAllowlist } from '../../src/infrastructure/http/outbound-allowlist.js';
 import { createLogger } from '../../src/infrastructure/logging/logger.js';
 import { WebhookDeliveries, webhookDeliveryMigrations, type WebhookDeliveryRow } from '../../src/webhooks/webhook-deliveries.js';
 import { webhookFanout } from '../../src/webhooks/webhook-fanout.js';
@@ -15,6 +16,8 @@ import { startReceiver, type Answer } from './webhook-receiver.js';
 const logger = createLogger('silent');
 const secret = 'whsec_test-secret-0123456789';
 const hour = 3_600_000;
+/** The receivers listen on 127.0.0.1, which the outbound guard refuses unless allowed. */
+const allowlist = OutboundAllowlist.parse('127.0.0.1');
 
 describe.each(testDatabases())('webhook sender on $name', (database) => {
   let sql: SqlClient;
@@ -70,7 +73,7 @@ describe.each(testDatabases())('webhook sender on $name', (database) => {
   }
 
   function sender(options: WebhookSenderOptions = {}): WebhookSender {
-    return new WebhookSender(db, logger, { now, random: () => 0.5, ...options });
+    return new WebhookSender(db, logger, { now, random: () => 0.5, allowlist, ...options });
   }
 
   async function setUp(answer?: Answer) {
@@ -221,7 +224,7 @@ describe.each(testDatabases())('webhook sender on $name', (database) => {
   it('runs as a loop: start() sends what is queued, wake() skips the poll wait, stop() ends it', async () => {
     receiver = await startReceiver();
     const subscription = await subscribe(receiver.url);
-    const loop = new WebhookSender(db, logger, { now, pollIntervalMs: 60_000 });
+    const loop = new WebhookSender(db, logger, { now, pollIntervalMs: 60_000, allowlist });
     await loop.start();
     await queue(published());
     loop.wake();

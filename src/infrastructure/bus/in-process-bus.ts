@@ -7,6 +7,8 @@ import {
   DEAD_LETTER_HEADERS,
   deadLetterSubject,
   DEFAULT_DUPLICATE_WINDOW_MS,
+  deadLettersOf,
+  drainInFlight,
   DEFAULT_SUBJECT_PREFIX,
   encodePublish,
   filtersOverlap,
@@ -14,10 +16,12 @@ import {
   settleOnce,
   subjectMatches,
   validateConsume,
+  type BusStats,
   type ConsumeOptions,
   type Consumer,
   type Handler,
   type MessageBus,
+  type StopOptions,
 } from './message-bus.js';
 
 export interface InProcessBusOptions {
@@ -39,8 +43,9 @@ interface Stored {
 
 interface Worker {
   free: number;
-  inFlight: Set<Promise<void>>;
-  run(message: Stored): Promise<void>;
+  /** Each handler's promise → how to hand its message back. */
+  inFlight: Map<Promise<void>, () => Promise<void>>;
+  run(message: Stored): { done: Promise<void>; handBack(): Promise<void> };
 }
 
 /** A durable: outlives its workers, like a JetStream durable consumer. */
@@ -103,12 +108,13 @@ export function createInProcessBus(options: InProcessBusOptions = {}): MessageBu
         message.state = 'held';
         message.deliveries += 1;
         worker.free -= 1;
-        const done = worker.run(message).finally(() => {
+        const job = worker.run(message);
+        const done = job.done.finally(() => {
           worker.free += 1;
           worker.inFlight.delete(done);
           schedulePump();
         });
-        worker.inFlight.add(done);
+        worker.inFlight.set(done, job.handBack);
       }
     }
   }
@@ -176,7 +182,7 @@ export function createInProcessBus(options: InProcessBusOptions = {}): MessageBu
 
       const worker: Worker = {
         free: consumeOptions.concurrency ?? consumeDefaults.concurrency,
-        inFlight: new Set(),
+        inFlight: new Map(),
         run: (stored) => {
           const message = settleOnce<T>(
             {
@@ -205,17 +211,17 @@ export function createInProcessBus(options: InProcessBusOptions = {}): MessageBu
               },
             },
           );
-          return runHandler(message, handler, limits, onError);
+          return { done: runHandler(message, handler, limits, onError), handBack: () => message.nak() };
         },
       };
       group.workers.push(worker);
       schedulePump();
 
       let stopping: Promise<void> | undefined;
-      const stop = (): Promise<void> =>
+      const stop = (stopOptions: StopOptions = {}): Promise<void> =>
         (stopping ??= (async () => {
           group.workers = group.workers.filter((w) => w !== worker);
-          await Promise.all(worker.inFlight);
+          await drainInFlight(worker.inFlight, stopOptions.handBackAfterMs, onError);
           stops.delete(stop);
         })());
       stops.add(stop);
@@ -224,6 +230,28 @@ export function createInProcessBus(options: InProcessBusOptions = {}): MessageBu
 
     async ping() {
       ensureOpen();
+    },
+
+    async stats(): Promise<BusStats> {
+      const deadPrefix = `${prefix}.dead.`;
+      const dead = new Map<string, number>();
+      for (const message of stored) {
+        if (!message.subject.startsWith(deadPrefix)) continue;
+        const original = message.subject.slice(deadPrefix.length);
+        dead.set(original, (dead.get(original) ?? 0) + 1);
+      }
+      const queues = [...groups].map(([name, group]) => {
+        const mine = stored.filter((m) => group.subjects.some((f) => subjectMatches(f, m.subject)));
+        return {
+          name,
+          subjects: [...group.subjects],
+          pending: mine.filter((m) => m.state === 'ready' && m.deliveries === 0).length,
+          ackPending: mine.filter((m) => m.deliveries > 0).length,
+          redelivered: mine.filter((m) => m.deliveries > 1).length,
+          deadLetters: deadLettersOf(group.subjects, dead),
+        };
+      });
+      return { queues, deadLetters: [...dead.values()].reduce((sum, n) => sum + n, 0) };
     },
 
     close() {

@@ -18,6 +18,7 @@ import {
   jetstreamManager,
   RetentionPolicy,
   StorageType,
+  type ConsumerInfo,
   type ConsumerUpdateConfig,
   type JetStreamManager,
   type JsMsg,
@@ -27,16 +28,20 @@ import {
   DEAD_LETTER_HEADERS,
   deadLetterSubject,
   DEFAULT_DUPLICATE_WINDOW_MS,
+  deadLettersOf,
+  drainInFlight,
   DEFAULT_SUBJECT_PREFIX,
   encodePublish,
   runHandler,
   settleOnce,
   validateConsume,
   type BusMessage,
+  type BusStats,
   type ConsumeOptions,
   type Consumer,
   type Handler,
   type MessageBus,
+  type StopOptions,
 } from './message-bus.js';
 
 export interface JetStreamBusOptions {
@@ -130,46 +135,58 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
       });
       const messages = await (await js.consumers.get(stream, durable)).consume({ max_messages: concurrency });
 
-      const inFlight = new Set<Promise<void>>();
+      // Each handler's promise → how to hand its message back (see stop).
+      const inFlight = new Map<Promise<void>, () => Promise<void>>();
       let stopping = false;
-      const handle = async (m: JsMsg): Promise<void> => {
+      let wakeLoop!: () => void;
+      const stopRequested = new Promise<void>((resolve) => (wakeLoop = resolve));
+      const start = (m: JsMsg): void => {
         // Keep the delivery alive while the handler works, so ack_wait only matters if this process dies.
         const keepAlive = setInterval(() => m.working(), Math.max(100, ackWaitMs / 2));
         keepAlive.unref();
+        let message: BusMessage<T>;
+        let run: () => Promise<void>;
         try {
-          let data: T;
-          try {
-            data = m.json<T>();
-          } catch (error) {
-            const message = toBusMessage<T>(m, undefined as T);
-            return await message.deadLetter(`Undecodable JSON: ${String(error)}`);
-          }
-          await runHandler(toBusMessage(m, data), handler, limits, onError);
+          message = toBusMessage(m, m.json<T>());
+          run = () => runHandler(message, handler, limits, onError);
         } catch (error) {
-          onError(error, `handling ${m.subject}`);
-        } finally {
-          clearInterval(keepAlive);
+          message = toBusMessage<T>(m, undefined as T);
+          run = () => message.deadLetter(`Undecodable JSON: ${String(error)}`);
         }
+        const done: Promise<void> = run()
+          .catch((error: unknown) => onError(error, `handling ${m.subject}`))
+          .finally(() => {
+            clearInterval(keepAlive);
+            inFlight.delete(done);
+          });
+        inFlight.set(done, async () => {
+          clearInterval(keepAlive);
+          await message.nak();
+        });
       };
+      // Fetched but not started when stop() came: handed straight back to another consumer.
+      const unstarted: JsMsg[] = [];
       const loop = (async () => {
         for await (const m of messages) {
-          while (inFlight.size >= concurrency) await Promise.race(inFlight);
-          if (stopping) {
-            m.nak(); // fetched but not started: hand it straight back to another consumer
-            continue;
-          }
-          const done: Promise<void> = handle(m).finally(() => inFlight.delete(done));
-          inFlight.add(done);
+          while (inFlight.size >= concurrency && !stopping) await Promise.race([...inFlight.keys(), stopRequested]);
+          if (stopping) unstarted.push(m);
+          else start(m);
         }
       })().catch((error: unknown) => onError(error, `consumer ${durable}`));
 
       let stopped: Promise<void> | undefined;
-      const stop = (): Promise<void> =>
+      const stop = (options: StopOptions = {}): Promise<void> =>
         (stopped ??= (async () => {
           stopping = true;
+          wakeLoop();
           await messages.close().catch((error: unknown) => onError(error, `closing consumer ${durable}`));
           await loop;
-          await Promise.all(inFlight);
+          // The server keeps the pull request this consumer leaves open until it next tries to deliver to it, and a
+          // message nak'ed meanwhile can get lost on it until its ack wait runs out (seen with nats-server 2.9).
+          // Asking for the consumer's info makes the server drop the pull requests nobody listens to any more.
+          await jsm.consumers.info(stream, durable).catch((error: unknown) => onError(error, `consumer ${durable} info`));
+          for (const m of unstarted.splice(0)) m.nak();
+          await drainInFlight(inFlight, options.handBackAfterMs, onError);
           stops.delete(stop);
         })());
       stops.add(stop);
@@ -179,6 +196,27 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
     async ping() {
       // Checks the connection, JetStream and our stream at once.
       await jsm.streams.info(stream);
+    },
+
+    async stats(): Promise<BusStats> {
+      // Every durable of the stream, not only this process's: an API-only process still shows the queues.
+      const consumers: ConsumerInfo[] = [];
+      for await (const info of jsm.consumers.list(stream)) consumers.push(info);
+      const deadPrefix = `${prefix}.dead.`;
+      const info = await jsm.streams.info(stream, { subjects_filter: `${deadPrefix}>` });
+      const dead = Object.entries(info.state.subjects ?? {}).map(([subject, count]): [string, number] => [subject.slice(deadPrefix.length), count]);
+      const queues = consumers.map((consumer) => {
+        const subjects = consumer.config.filter_subjects ?? (consumer.config.filter_subject ? [consumer.config.filter_subject] : []);
+        return {
+          name: consumer.name,
+          subjects,
+          pending: consumer.num_pending,
+          ackPending: consumer.num_ack_pending,
+          redelivered: consumer.num_redelivered,
+          deadLetters: deadLettersOf(subjects, dead),
+        };
+      });
+      return { queues, deadLetters: dead.reduce((sum, [, count]) => sum + count, 0) };
     },
 
     close() {

@@ -51,12 +51,42 @@ export interface ConsumeOptions {
   concurrency?: number;
 }
 
+export interface StopOptions {
+  /**
+   * How long in-flight handlers may still run. Those not done by then are handed back (nak, no delay) so another
+   * consumer takes them at once rather than after the ack wait; whatever they settle later is ignored.
+   * Default: wait for them however long they take.
+   */
+  handBackAfterMs?: number;
+}
+
 export interface Consumer {
-  /** Stop taking work and wait for in-flight handlers. */
-  stop(): Promise<void>;
+  /** Stop taking work and wait for in-flight handlers (see StopOptions). */
+  stop(options?: StopOptions): Promise<void>;
 }
 
 export type Handler<T> = (message: BusMessage<T>) => Promise<void>;
+
+/** One work queue (a durable) as operations see it. */
+export interface QueueStats {
+  /** The durable name. */
+  name: string;
+  subjects: string[];
+  /** Stored and waiting for a first delivery. */
+  pending: number;
+  /** Delivered and not settled yet: being handled, or waiting for a redelivery. */
+  ackPending: number;
+  /** Delivered at least once before and still not settled (JetStream: num_redelivered). */
+  redelivered: number;
+  /** Messages of this queue waiting on the dead-letter subjects. */
+  deadLetters: number;
+}
+
+export interface BusStats {
+  queues: QueueStats[];
+  /** Every dead letter, including those of queues no process consumes any more. */
+  deadLetters: number;
+}
 
 export interface MessageBus {
   /** Every subject is `<subjectPrefix>.<...>`. */
@@ -67,6 +97,8 @@ export interface MessageBus {
   deadLetterSubject(subject: string): string;
   /** Rejects when the bus cannot serve (health checks). */
   ping(): Promise<void>;
+  /** Depth of each work queue and the dead letters (status route, metrics). */
+  stats?(): Promise<BusStats>;
   /** Stops every consumer (waiting for in-flight handlers) and releases the connection. */
   close(): Promise<void>;
 }
@@ -112,6 +144,13 @@ export function validateConsume(options: ConsumeOptions): void {
   if ((options.maxDeliver ?? 1) < 1 || (options.concurrency ?? 1) < 1) {
     throw new Error('maxDeliver and concurrency must be at least 1');
   }
+}
+
+/** Which queue a dead letter belongs to: the one whose filter matches the subject it was published on. */
+export function deadLettersOf(queueSubjects: string[], deadBySubject: Iterable<[originalSubject: string, count: number]>): number {
+  let total = 0;
+  for (const [subject, count] of deadBySubject) if (queueSubjects.some((filter) => subjectMatches(filter, subject))) total += count;
+  return total;
 }
 
 /** NATS subject matching: `*` matches one token, a final `>` one or more. */
@@ -176,6 +215,25 @@ export async function runHandler<T>(
   } catch (error) {
     onError(error, `settling ${message.subject} (${message.id})`);
   }
+}
+
+/**
+ * Waits for in-flight jobs (each: its handler's promise → how to hand it back); after handBackAfterMs, hands back
+ * those still running and returns without waiting for them.
+ */
+export async function drainInFlight(
+  jobs: Map<Promise<void>, () => Promise<void>>,
+  handBackAfterMs: number | undefined,
+  onError: (error: unknown, context: string) => void,
+): Promise<void> {
+  const all = Promise.all(jobs.keys()).then(() => true);
+  if (handBackAfterMs === undefined) return void (await all);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), handBackAfterMs)));
+  const finished = await Promise.race([all, deadline]);
+  clearTimeout(timer);
+  if (finished) return;
+  await Promise.all([...jobs.values()].map((handBack) => handBack().catch((error: unknown) => onError(error, 'handing back a job at shutdown'))));
 }
 
 /** Wraps ack/nak/deadLetter so only the first settle takes effect. */

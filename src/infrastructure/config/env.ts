@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { OutboundAllowlist } from '../http/outbound-allowlist.js';
+import { isEncryptionKeyText } from '../secrets/encryption-key.js';
+import { parseCorsOrigins } from '../http/cors-origins.js';
 import { formatZodIssues } from './format-issues.js';
 
 /** Environment variables the service accepts. A bad value stops start-up with a message that names it. */
@@ -20,6 +23,8 @@ export const envSchema = z.object({
   /** JetStream stream and subject prefix of the job queues: set them to run several environments on one NATS. */
   COMM_NATS_STREAM: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('COMM_JOBS'),
   COMM_NATS_SUBJECT_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'dot-separated tokens, no wildcards').default('comm.jobs'),
+  /** JetStream stream of the integration events other modules subscribe to (communication.events.>, kept, not a work queue). */
+  COMM_EVENTS_STREAM: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('COMM_EVENTS'),
   /** The address providers and customers reach this service at: callback signatures, unsubscribe links. */
   COMM_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** Encrypts and signs unsubscribe links (32+ characters); unset: generated once and kept in the data dir. */
@@ -27,6 +32,17 @@ export const envSchema = z.object({
   COMM_DATA_DIR: z.string().min(1).default('./data'),
   COMM_CONFIG_DIR: z.string().min(1).default('./config'),
   COMM_ADMIN_API_KEY: z.string().min(24, 'must be at least 24 characters').optional(),
+  /**
+   * The token vault's AES-256 key: 32 bytes as hex (64 digits) or base64 (44 characters). Or a file holding one
+   * (COMM_ENCRYPTION_KEY_FILE). Neither: generated once into COMM_DATA_DIR/encryption.key.
+   */
+  COMM_ENCRYPTION_KEY: z.string().refine(isEncryptionKeyText, 'must be 32 bytes as hex (64 digits) or base64 (44 characters)').optional(),
+  COMM_ENCRYPTION_KEY_FILE: z.string().min(1).optional(),
+  /** Keys still read with during a rotation (comma-separated, same form); npm run keys:rotate moves everything off them. */
+  COMM_ENCRYPTION_PREVIOUS_KEYS: z
+    .string()
+    .refine((value) => value.split(',').every((key) => !key.trim() || isEncryptionKeyText(key)), 'each key must be 32 bytes as hex or base64, comma-separated')
+    .optional(),
   /** What this process runs: any of api, projector, worker (comma-separated). Default: all three. */
   COMM_ROLES: z
     .string()
@@ -35,6 +51,56 @@ export const envSchema = z.object({
     .transform((value) => new Set(value.split(',').map((role) => role.trim()) as ('api' | 'projector' | 'worker')[])),
   /** How long a job held by a worker that stopped answering waits before another worker gets it (JetStream). */
   COMM_JOB_ACK_WAIT_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(30_000),
+  /**
+   * On SIGTERM, how long jobs under way may finish before they are handed back to another worker. The whole shutdown
+   * is cut off at 15 s, so this leaves room for the rest.
+   */
+  COMM_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(12_000).default(8_000),
+  /**
+   * Hosts, IPs and CIDRs that webhooks and media downloads may reach although they are not public (comma-separated,
+   * e.g. "crm.internal,10.20.0.0/16"). Unset: public addresses only.
+   */
+  COMM_OUTBOUND_ALLOWLIST: z
+    .string()
+    .default('')
+    .transform((value, ctx) => {
+      try {
+        return OutboundAllowlist.parse(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
+  /** Requests a minute per API key (per client address for requests without one); 0 turns the limit off. */
+  COMM_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(10_000_000).default(6_000),
+  /** Refused keys from one client address (or with one key prefix) in 5 minutes that raise a SecurityAlertRaised event. */
+  COMM_AUTH_FAILURE_ALERT_THRESHOLD: z.coerce.number().int().min(1).max(100_000).default(20),
+  /** Refused keys from one client address in 5 minutes after which it gets 429 until they age out. */
+  COMM_AUTH_FAILURE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(50),
+  /** Browser origins allowed to call the API (comma-separated, e.g. "https://crm.example.com"). Unset: no CORS headers. */
+  COMM_CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((value, ctx) => {
+      try {
+        return parseCorsOrigins(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
+  /** Serve HTTPS (TLS 1.3 only) with this certificate chain and private key, PEM files; set both or neither. */
+  TLS_CERT_FILE: z.string().min(1).optional(),
+  TLS_KEY_FILE: z.string().min(1).optional(),
+  /** GET /metrics without a key, for a scrape network that cannot hold one. Default: the status:read scope is needed. */
+  COMM_METRICS_PUBLIC: z
+    .enum(['true', 'false'], 'must be true or false')
+    .default('false')
+    .transform((value) => value === 'true'),
+  /** Between two heartbeat rounds (a cheap authenticated call to each platform and provider). */
+  COMM_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
+  /** A projection or reactor this far behind (its oldest unhandled event, in seconds) makes the status degraded. */
+  COMM_STATUS_MAX_LAG_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

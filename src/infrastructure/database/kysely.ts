@@ -13,7 +13,9 @@ export function createKysely(sql: SqlClient): SharedDatabase {
  */
 export async function migrateToLatest(db: SharedDatabase, migrations: Record<string, Migration>, schema: string): Promise<void> {
   // The schema is named so that Kysely's bookkeeping tables in another schema of the same database are not mistaken for ours.
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations }, migrationTableSchema: schema });
+  // Unordered: a module's new migration may sort before ones a deployed database already ran (0020_secrets came after
+  // 0170); each migration is about its own tables, so the order between modules does not matter.
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations }, migrationTableSchema: schema, allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');

@@ -170,3 +170,14 @@ export function canonicalJson(value: unknown): string {
   }
   return JSON.stringify(value) ?? 'null';
 }
+
+/**
+ * For a route whose response shows a secret once (a new API key, a webhook secret): drops the request's
+ * Idempotency-Key claim, so the response is not stored to be replayed. A retry with the same key runs again.
+ */
+export async function forgetIdempotencyClaim(request: FastifyRequest, db: Kysely<IdempotencyTable> | SharedDatabase): Promise<void> {
+  const claim = request.idempotency;
+  if (!claim) return;
+  request.idempotency = null;
+  await (db as Kysely<IdempotencyTable>).deleteFrom('idempotency_records').where('owner', '=', claim.owner).where('key', '=', claim.key).execute();
+}

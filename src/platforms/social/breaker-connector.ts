@@ -8,6 +8,16 @@ export interface BreakerSettings {
   resetTimeoutMs?: number;
   volumeThreshold?: number;
   onStateChange?: (platform: string, account: string, state: BreakerState) => void;
+  /** Told after each call to the platform (metrics): which call, how long, and the error class when it failed. */
+  onCall?: (call: PlatformCall) => void;
+}
+
+export interface PlatformCall {
+  platform: string;
+  operation: 'publish' | 'findPublished' | 'fetchMetrics' | 'check';
+  durationMs: number;
+  /** null on success; a PlatformError's class, 'circuit_open' when the breaker refused, 'unexpected' otherwise. */
+  errorClass: string | null;
 }
 
 /**
@@ -22,7 +32,7 @@ export class BreakerConnector implements SocialConnector {
 
   constructor(
     private readonly inner: SocialConnector,
-    settings: BreakerSettings = {},
+    private readonly settings: BreakerSettings = {},
   ) {
     this.platform = inner.platform;
     this.account = inner.account;
@@ -49,33 +59,42 @@ export class BreakerConnector implements SocialConnector {
   }
 
   publish(...args: Parameters<SocialConnector['publish']>) {
-    return this.call(() => this.inner.publish(...args));
+    return this.call('publish', () => this.inner.publish(...args));
   }
 
   findPublished(...args: Parameters<SocialConnector['findPublished']>) {
-    return this.call(() => this.inner.findPublished(...args));
+    return this.call('findPublished', () => this.inner.findPublished(...args));
   }
 
   fetchMetrics(...args: Parameters<SocialConnector['fetchMetrics']>) {
-    return this.call(() => this.inner.fetchMetrics(...args));
+    return this.call('fetchMetrics', () => this.inner.fetchMetrics(...args));
   }
 
   check() {
-    return this.call(() => this.inner.check());
+    return this.call('check', () => this.inner.check());
   }
 
   shutdown(): void {
     this.breaker.shutdown();
   }
 
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
+  private async call<T>(operation: PlatformCall['operation'], fn: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    const report = (errorClass: string | null) => this.settings.onCall?.({ platform: this.platform, operation, durationMs: performance.now() - started, errorClass });
     try {
-      return (await this.breaker.fire(fn)) as T;
+      const result = (await this.breaker.fire(fn)) as T;
+      report(null);
+      return result;
     } catch (error) {
-      if (error instanceof PlatformError) throw error;
+      if (error instanceof PlatformError) {
+        report(error.errorClass);
+        throw error;
+      }
       if ((error as { code?: string } | undefined)?.code === 'EOPENBREAKER') {
+        report('circuit_open');
         throw new PlatformError(this.platform, 'transient', `${this.platform}: circuit open after repeated failures; not called`);
       }
+      report('unexpected');
       throw error;
     }
   }

@@ -1,5 +1,6 @@
 import type { Platform } from '../../domain/publication-events.js';
 import type { PlatformsConfig } from '../../infrastructure/config/config-files.js';
+import type { OutboundCheckOptions } from '../../infrastructure/http/outbound-guard.js';
 import { BreakerConnector, type BreakerSettings } from './breaker-connector.js';
 import type { SocialConnector } from './connector.js';
 import { createFacebookConnector } from './facebook.js';
@@ -8,7 +9,7 @@ import { createInstagramConnector } from './instagram.js';
 import { createLinkedInConnector } from './linkedin.js';
 import { createXConnector } from './x.js';
 
-type Factory = (config: unknown, options?: { timeoutMs?: number }) => SocialConnector;
+type Factory = (config: unknown, options?: { timeoutMs?: number; outbound?: OutboundCheckOptions; accessToken?: () => Promise<string> }) => SocialConnector;
 
 const factories: Record<Platform, Factory> = {
   facebook: createFacebookConnector,
@@ -24,14 +25,18 @@ const factories: Record<Platform, Factory> = {
  */
 export function connectorsFromConfig(
   config: PlatformsConfig,
-  options: { timeoutMs?: number; breaker?: BreakerSettings } = {},
+  /**
+   * outbound: which media hosts the connectors that download media (X, LinkedIn) may reach; default public ones only.
+   * accessToken: each platform's token provider (the token vault's, see platform-tokens.ts); none: config access_token.
+   */
+  options: { timeoutMs?: number; breaker?: BreakerSettings; outbound?: OutboundCheckOptions; accessToken?: (platform: Platform) => (() => Promise<string>) | undefined } = {},
 ): Partial<Record<Platform, BreakerConnector>> {
   const connectors: Partial<Record<Platform, BreakerConnector>> = {};
   for (const platform of Object.keys(factories) as Platform[]) {
     const entry = config[platform];
     if (!entry) continue;
     try {
-      connectors[platform] = new BreakerConnector(factories[platform](entry, { timeoutMs: options.timeoutMs }), options.breaker);
+      connectors[platform] = new BreakerConnector(factories[platform](entry, { timeoutMs: options.timeoutMs, outbound: options.outbound, accessToken: options.accessToken?.(platform) }), options.breaker);
     } catch (error) {
       throw new Error(`platforms.json ${platform}: ${(error as Error).message}`);
     }

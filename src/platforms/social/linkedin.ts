@@ -1,6 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import axios, { type AxiosResponse } from 'axios';
 import { z } from 'zod';
+import { guardedRequestOptions } from '../../infrastructure/http/guarded-agents.js';
+import { OutboundAllowlist } from '../../infrastructure/http/outbound-allowlist.js';
+import { checkOutboundUrl, outboundRefusalOf, type OutboundCheckOptions } from '../../infrastructure/http/outbound-guard.js';
 import { mediaKind, PlatformError, type EngagementMetrics, type PlatformErrorClass, type PublishedPost, type SocialConnector, type SocialPost } from './connector.js';
 import { brief, createHttpClient, defaultTimeoutMs, header, parseConfig, retryAfterMs, sameText, socialTransportError, trimBaseUrl } from './http.js';
 
@@ -44,6 +47,8 @@ export interface LinkedInConnectorOptions {
   timeoutMs?: number;
   /** When given, overrides config.access_token (the token vault plugs in here). */
   accessToken?: () => Promise<string>;
+  /** Which media hosts may be downloaded from: public ones, plus COMM_OUTBOUND_ALLOWLIST. */
+  outbound?: OutboundCheckOptions;
 }
 
 /** `since` is our clock and createdAt is LinkedIn's: a few seconds of difference must not hide the post we look for. */
@@ -89,6 +94,7 @@ export function createLinkedInConnector(config: unknown, options: LinkedInConnec
   const author = `urn:li:organization:${organization}`;
   const http = createHttpClient(options.timeoutMs);
   const transferTimeoutMs = Math.max(options.timeoutMs ?? defaultTimeoutMs, minTransferTimeoutMs);
+  const outbound = options.outbound ?? { allowlist: OutboundAllowlist.none };
   const postsFinder = (count: number, start = 0) => `/rest/posts?author=${encodeURIComponent(author)}&q=author&count=${count}&start=${start}&sortBy=LAST_MODIFIED`;
 
   async function call<T>(method: 'GET' | 'POST', path: string, request: { json?: unknown; write?: boolean; restliMethod?: string } = {}): Promise<Answer<T>> {
@@ -134,7 +140,7 @@ export function createLinkedInConnector(config: unknown, options: LinkedInConnec
   }
 
   async function uploadImage(url: string, position: number): Promise<string> {
-    const bytes = await downloadMedia(url, position, maxImageBytes, transferTimeoutMs);
+    const bytes = await downloadMedia(url, position, maxImageBytes, transferTimeoutMs, outbound);
     const init = await call<{ value?: { uploadUrl?: string; image?: string } }>('POST', '/rest/images?action=initializeUpload', {
       json: { initializeUploadRequest: { owner: author } },
     });
@@ -145,7 +151,7 @@ export function createLinkedInConnector(config: unknown, options: LinkedInConnec
   }
 
   async function uploadVideo(url: string, position: number): Promise<string> {
-    const bytes = await downloadMedia(url, position, maxVideoBytes, transferTimeoutMs);
+    const bytes = await downloadMedia(url, position, maxVideoBytes, transferTimeoutMs, outbound);
     const init = await call<{ value?: { video?: string; uploadToken?: string; uploadInstructions?: Array<{ uploadUrl?: string; firstByte?: number; lastByte?: number }> } }>(
       'POST',
       '/rest/videos?action=initializeUpload',
@@ -283,16 +289,27 @@ function trustedUploadHost(uploadUrl: string, base: string): boolean {
 /**
  * Fetches a public media file (redirects followed: no credential travels with it). The media host refusing it
  * (404, too large) is permanent, the host being down or slow transient. Messages name the media by position: URLs may
- * carry signed query strings.
+ * carry signed query strings. A media host at a non-public address is refused (outbound-guard.ts), redirects and DNS
+ * answers included.
  */
-async function downloadMedia(url: string, position: number, cap: number, timeoutMs: number): Promise<Buffer> {
+async function downloadMedia(url: string, position: number, cap: number, timeoutMs: number, outbound: OutboundCheckOptions): Promise<Buffer> {
   const failure = (errorClass: 'permanent' | 'transient', why: string, status?: number) =>
     new PlatformError('linkedin', errorClass, `linkedin: media ${position} could not be downloaded (${why})`, status ? { status } : {});
   if (!/^https?:\/\//i.test(url)) throw failure('permanent', 'not an http(s) URL');
   let response: AxiosResponse<ArrayBuffer>;
   try {
-    response = await axios.get<ArrayBuffer>(url, { responseType: 'arraybuffer', timeout: timeoutMs, maxRedirects: 3, maxContentLength: cap, validateStatus: () => true });
+    await checkOutboundUrl(url, outbound);
+    response = await axios.get<ArrayBuffer>(url, {
+      ...guardedRequestOptions(outbound.allowlist, outbound.resolve),
+      responseType: 'arraybuffer',
+      timeout: timeoutMs,
+      maxRedirects: 3,
+      maxContentLength: cap,
+      validateStatus: () => true,
+    });
   } catch (error) {
+    const refusal = outboundRefusalOf(error);
+    if (refusal) throw failure(refusal.retryable ? 'transient' : 'permanent', refusal.reason);
     if (axios.isAxiosError(error) && /maxContentLength/i.test(error.message)) throw failure('permanent', `larger than ${cap / (1024 * 1024)} MB`);
     throw failure('transient', (axios.isAxiosError(error) && error.code) || 'network error');
   }

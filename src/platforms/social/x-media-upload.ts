@@ -1,5 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import axios from 'axios';
+import { guardedRequestOptions } from '../../infrastructure/http/guarded-agents.js';
+import { OutboundAllowlist } from '../../infrastructure/http/outbound-allowlist.js';
+import { checkOutboundUrl, outboundRefusalOf, type OutboundCheckOptions } from '../../infrastructure/http/outbound-guard.js';
 import { mediaKind, PlatformError } from './connector.js';
 import { brief } from './http.js';
 
@@ -25,6 +28,8 @@ export interface XMediaUploadOptions {
   downloadTimeoutMs: number;
   /** How long to wait for X to process a video before giving up (the post is not made; retrying is safe). */
   processingTimeoutMs?: number;
+  /** Which media hosts may be reached: public ones, plus COMM_OUTBOUND_ALLOWLIST. */
+  outbound?: OutboundCheckOptions;
 }
 
 /** Below X's 5 MB per APPEND, with room for the multipart envelope. */
@@ -67,7 +72,7 @@ export interface DownloadedMedia {
 
 /** Uploads the media at `url` (the position-th of the post, for messages) and returns its X media id. */
 export async function uploadTweetMedia(api: XMediaApi, url: string, position: number, options: XMediaUploadOptions): Promise<string> {
-  const media = await downloadTweetMedia(url, position, options.downloadTimeoutMs);
+  const media = await downloadTweetMedia(url, position, options.downloadTimeoutMs, options.outbound);
   const category = mediaCategory(media.mediaType);
   const init = await api.post<MediaAnswer>('/2/media/upload/initialize', {
     json: { media_type: media.mediaType, total_bytes: media.bytes.length, media_category: category },
@@ -120,8 +125,14 @@ function mediaCategory(mediaType: string): 'tweet_image' | 'tweet_gif' | 'tweet_
  * Fetches a public media file. Redirects are followed (CDNs use them; no credential travels with this request).
  * A refusal by the media host (404, 403, too large) is permanent: asking again gives the same answer; a host that is
  * down or slow is transient. Messages name the media by position, not URL: URLs may carry signed query strings.
+ * A media host at a non-public address is refused (outbound-guard.ts), redirects and DNS answers included.
  */
-export async function downloadTweetMedia(url: string, position: number, timeoutMs: number): Promise<DownloadedMedia> {
+export async function downloadTweetMedia(
+  url: string,
+  position: number,
+  timeoutMs: number,
+  outbound: OutboundCheckOptions = { allowlist: OutboundAllowlist.none },
+): Promise<DownloadedMedia> {
   const failure = (errorClass: 'permanent' | 'transient', why: string, status?: number) =>
     new PlatformError('twitter', errorClass, `twitter: media ${position} could not be downloaded (${why})`, status ? { status } : {});
   let parsed: URL;
@@ -136,7 +147,9 @@ export async function downloadTweetMedia(url: string, position: number, timeoutM
   const cap = extension === 'gif' ? maxBytes.gif : mediaKind(url) === 'video' ? maxBytes.video : maxBytes.image;
   let response;
   try {
+    await checkOutboundUrl(url, outbound);
     response = await axios.get<ArrayBuffer>(url, {
+      ...guardedRequestOptions(outbound.allowlist, outbound.resolve),
       responseType: 'arraybuffer',
       timeout: timeoutMs,
       maxRedirects: 3,
@@ -144,6 +157,8 @@ export async function downloadTweetMedia(url: string, position: number, timeoutM
       validateStatus: () => true,
     });
   } catch (error) {
+    const refusal = outboundRefusalOf(error);
+    if (refusal) throw failure(refusal.retryable ? 'transient' : 'permanent', refusal.reason);
     if (axios.isAxiosError(error) && /maxContentLength/i.test(error.message)) throw failure('permanent', `larger than ${cap / (1024 * 1024)} MB`);
     const code = axios.isAxiosError(error) ? error.code : undefined;
     throw failure('transient', code ?? 'network error');

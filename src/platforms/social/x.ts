@@ -3,6 +3,7 @@ import type { AxiosResponse } from 'axios';
 import OAuth from 'oauth-1.0a';
 import twitterText from 'twitter-text';
 import { z } from 'zod';
+import type { OutboundCheckOptions } from '../../infrastructure/http/outbound-guard.js';
 import { mediaKind, PlatformError, type EngagementMetrics, type PlatformErrorClass, type PublishedPost, type SocialConnector, type SocialPost } from './connector.js';
 import { brief, createHttpClient, defaultTimeoutMs, header, parseConfig, retryAfterMs, sameText, socialTransportError, trimBaseUrl } from './http.js';
 import { uploadTweetMedia, type XMediaApi } from './x-media-upload.js';
@@ -38,6 +39,8 @@ export interface XConnectorOptions {
   timeoutMs?: number;
   /** An OAuth 2.0 user token; when given it is sent as Bearer instead of OAuth 1.0a. */
   accessToken?: () => Promise<string>;
+  /** Which media hosts may be downloaded from: public ones, plus COMM_OUTBOUND_ALLOWLIST. */
+  outbound?: OutboundCheckOptions;
 }
 
 /** `since` is our clock and created_at is X's: a few seconds of difference must not hide the post we look for. */
@@ -113,7 +116,7 @@ export function createXConnector(config: unknown, options: XConnectorOptions = {
       if (!post.text.trim() && post.mediaUrls.length === 0) throw new PlatformError('twitter', 'permanent', 'twitter: the post has neither text nor media');
       const mediaIds: string[] = [];
       for (const [index, url] of post.mediaUrls.entries()) {
-        mediaIds.push(await uploadTweetMedia(mediaApi, url, index + 1, { downloadTimeoutMs }));
+        mediaIds.push(await uploadTweetMedia(mediaApi, url, index + 1, { downloadTimeoutMs, outbound: options.outbound }));
       }
       const body = { ...(post.text ? { text: post.text } : {}), ...(mediaIds.length > 0 ? { media: { media_ids: mediaIds } } : {}) };
       const answer = await call<{ data?: Tweet }>('POST', '/2/tweets', { json: body, write: true });

@@ -13,7 +13,7 @@ import {
   type NotificationFields,
   type NotificationState,
 } from '../../domain/notification.js';
-import type { BusMessage, Consumer, MessageBus } from '../../infrastructure/bus/message-bus.js';
+import type { BusMessage, Consumer, MessageBus, StopOptions } from '../../infrastructure/bus/message-bus.js';
 import type { EventStore } from '../../infrastructure/event-store/event-store.js';
 import type { Logger } from '../../infrastructure/logging/logger.js';
 import { ProviderError, type NotificationChannel, type OutgoingMessage } from '../../platforms/notifications/provider.js';
@@ -86,8 +86,9 @@ export class NotificationWorker {
     }
   }
 
-  async stop(): Promise<void> {
-    await Promise.all(this.consumers.splice(0).map((c) => c.stop()));
+  /** Stops taking jobs; those under way finish, or are handed back to another worker after handBackAfterMs. */
+  async stop(options: StopOptions = {}): Promise<void> {
+    await Promise.all(this.consumers.splice(0).map((c) => c.stop(options)));
   }
 
   async handle(message: BusMessage<NotificationJob>): Promise<void> {
@@ -98,6 +99,8 @@ export class NotificationWorker {
       actor: 'notification-worker',
       now: new Date(),
     };
+    // Every line about this job carries the request's correlation id, so one grep follows it from the API call.
+    const log = this.logger.child({ correlation_id: context.correlationId, notification_id: id });
     const { state, revision } = await this.handler.load(notificationStreamId(id));
     if (state.status !== 'pending') return; // already sent, failed or skipped: nothing to do
     const record = (command: NotificationCommand) =>
@@ -132,8 +135,13 @@ export class NotificationWorker {
       return;
     }
 
+    const started = performance.now();
     try {
       const result = await this.router.send(outgoing);
+      log.info(
+        { channel: outgoing.channel, provider: result.provider, failed_over: result.failedOver, attempt: message.deliveryCount, duration_ms: Math.round(performance.now() - started) },
+        'provider accepted the notification',
+      );
       await record({
         type: 'RecordNotificationSent',
         notification_id: id,
@@ -143,7 +151,24 @@ export class NotificationWorker {
         now: new Date().toISOString(),
       });
     } catch (error) {
-      if (!(error instanceof ProviderError)) throw error;
+      if (!(error instanceof ProviderError)) {
+        log.warn({ err: error, channel: outgoing.channel, attempt: message.deliveryCount }, 'provider call failed unexpectedly; will retry');
+        throw error;
+      }
+      const lastAttempt = message.deliveryCount >= (this.options.maxDeliver ?? 5);
+      // The provider's message may quote the recipient: the class and status say enough here, the event keeps the rest.
+      log.warn(
+        {
+          channel: outgoing.channel,
+          provider: error.provider,
+          error_class: error.errorClass,
+          status: error.details.status,
+          attempt: message.deliveryCount,
+          will_retry: error.errorClass !== 'suppressed' && error.errorClass !== 'permanent' && !lastAttempt,
+          duration_ms: Math.round(performance.now() - started),
+        },
+        'provider call failed',
+      );
       if (error.errorClass === 'suppressed') {
         // The provider knows the recipient opted out (STOP) or the push subscription is gone: remember it for
         // every later message, then skip this one.
@@ -155,12 +180,10 @@ export class NotificationWorker {
         await record({ type: 'SkipNotification', notification_id: id, reason: 'opted_out', detail: `${error.provider}: ${error.message}`, now: new Date().toISOString() });
         return;
       }
-      const lastAttempt = message.deliveryCount >= (this.options.maxDeliver ?? 5);
       if (error.errorClass === 'permanent' || lastAttempt) {
         await record(failed(id, errorClassOf(error), error.message, error.provider));
         return;
       }
-      this.logger.warn({ notification_id: id, provider: error.provider, error_class: error.errorClass, attempt: message.deliveryCount }, 'send failed; will retry');
       // Honour the provider's Retry-After when it gave one; otherwise the bus's backoff applies.
       if (error.details.retryAfterMs !== undefined) {
         await message.nak(error.details.retryAfterMs);

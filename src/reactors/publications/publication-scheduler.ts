@@ -89,7 +89,9 @@ export class PublicationScheduler {
 
   private async publish(row: ClaimedRow, reason: PublicationJob['reason'], msgId: string): Promise<void> {
     const job: PublicationJob = { publication_id: row.publication_id, platform: row.platform as Platform, reason };
-    await this.bus.publish(publicationJobSubject(this.bus, job.platform), job, { msgId, headers: { 'correlation-id': row.publication_id } });
+    // No correlation-id header: the schedule read model does not keep the request's, and the publication id would
+    // hide it. The worker takes it from the publication's stream.
+    await this.bus.publish(publicationJobSubject(this.bus, job.platform), job, { msgId });
   }
 
   /**

@@ -20,8 +20,8 @@ import {
   type PlatformConnectionEvent,
   type PlatformConnectionState,
 } from '../../domain/platform-connection.js';
-import type { BusMessage, Consumer, MessageBus } from '../../infrastructure/bus/message-bus.js';
-import type { EventStore } from '../../infrastructure/event-store/event-store.js';
+import type { BusMessage, Consumer, MessageBus, StopOptions } from '../../infrastructure/bus/message-bus.js';
+import type { EventStore, RecordedEvent } from '../../infrastructure/event-store/event-store.js';
 import type { Logger } from '../../infrastructure/logging/logger.js';
 import { PlatformError, type PublishedPost, type SocialConnector, type SocialPost } from '../../platforms/social/connector.js';
 import { publicationJobSubject, type PublicationJob } from './publication-job.js';
@@ -93,19 +93,21 @@ export class PublicationWorker {
     }
   }
 
-  async stop(): Promise<void> {
-    await Promise.all(this.consumers.splice(0).map((c) => c.stop()));
+  /** Stops taking jobs; those under way finish, or are handed back to another worker after handBackAfterMs. */
+  async stop(options: StopOptions = {}): Promise<void> {
+    await Promise.all(this.consumers.splice(0).map((c) => c.stop(options)));
   }
 
   async handle(message: BusMessage<PublicationJob>): Promise<void> {
     const { publication_id: id, platform } = message.data;
+    const loaded = await this.handler.load(publicationStreamId(id));
     const context: CommandContext = {
-      correlationId: message.headers['correlation-id'] || id,
+      // The scheduler's jobs carry no correlation id (its read model does not keep one): the stream's latest event does.
+      correlationId: message.headers['correlation-id'] || latestCorrelationId(loaded.events) || id,
       causationId: message.id,
       actor: 'publication-worker',
       now: new Date(),
     };
-    const loaded = await this.handler.load(publicationStreamId(id));
     const state = loaded.state;
     if (state.status === 'none') {
       await message.deadLetter(`Publication ${id} does not exist`);
@@ -116,7 +118,9 @@ export class PublicationWorker {
       await message.deadLetter(`Publication ${id} is not for ${platform}`);
       return;
     }
-    const attempt = new Attempt(this.handler, id, platform, context, loaded);
+    // Every line about this job carries the correlation id, so one grep follows a publication from its request.
+    const log = this.logger.child({ correlation_id: context.correlationId, publication_id: id, platform });
+    const attempt = new Attempt(this.handler, id, platform, context, loaded, log);
     const connector = this.connectors[platform];
 
     if (target.status === 'publishing') {
@@ -148,7 +152,7 @@ export class PublicationWorker {
     const post = this.postOf(state, platform, attemptId);
     if (target.attempts > 0) {
       // An earlier attempt failed, perhaps after the platform made the post: look before posting again.
-      const found = await connector.findPublished(post, this.searchSince(state));
+      const found = await this.findPublished(attempt, connector, post, this.searchSince(state));
       if (found) {
         await attempt.published(found);
         return;
@@ -160,7 +164,7 @@ export class PublicationWorker {
   private async publish(attempt: Attempt, connector: SocialConnector, post: SocialPost, state: Exclude<PublicationState, { status: 'none' }>): Promise<void> {
     let result: PublishedPost;
     try {
-      result = await connector.publish(post);
+      result = await timedCall(attempt.log, 'publish', () => connector.publish(post));
     } catch (error) {
       if (!(error instanceof PlatformError)) throw error;
       await this.recordFailure(attempt, connector, post, state, error);
@@ -180,13 +184,13 @@ export class PublicationWorker {
     const platform = connector.platform;
     if (error.errorClass === 'unknown_outcome' || error.errorClass === 'duplicate') {
       // The post may exist (our call reached the platform, or an earlier attempt did): ask before deciding.
-      const found = await connector.findPublished(post, this.searchSince(state));
+      const found = await this.findPublished(attempt, connector, post, this.searchSince(state));
       if (found) {
         await attempt.published(found);
         return;
       }
     }
-    this.logger.warn({ publication_id: attempt.publicationId, platform, error_class: error.errorClass }, `publishing failed: ${error.message}`);
+    attempt.log.warn({ error_class: error.errorClass }, `publishing failed: ${error.message}`);
     switch (error.errorClass) {
       case 'auth':
         await this.reportConnection(
@@ -210,9 +214,9 @@ export class PublicationWorker {
   /** A job found the platform publishing: the worker that started the attempt died (or its job was lost). */
   private async recoverInterrupted(attempt: Attempt, state: Exclude<PublicationState, { status: 'none' }>, target: PlatformState, connector: SocialConnector): Promise<void> {
     attempt.attemptId = target.attempt_id!;
-    const found = await connector.findPublished(this.postOf(state, target.platform, attempt.attemptId), this.searchSince(state));
+    const found = await this.findPublished(attempt, connector, this.postOf(state, target.platform, attempt.attemptId), this.searchSince(state));
     if (found) {
-      this.logger.info({ publication_id: attempt.publicationId, platform: target.platform }, 'interrupted attempt had posted: recorded');
+      attempt.log.info('interrupted attempt had posted: recorded');
       await attempt.published(found);
       return;
     }
@@ -227,6 +231,11 @@ export class PublicationWorker {
       text: composeText(state.content, platform),
       mediaUrls: state.content.media_urls,
     };
+  }
+
+  /** Asks the platform for a post of ours it may already have (logged like every platform call). */
+  private findPublished(attempt: Attempt, connector: SocialConnector, post: SocialPost, since: Date): Promise<PublishedPost | null> {
+    return timedCall(attempt.log, 'findPublished', () => connector.findPublished(post, since));
   }
 
   private searchSince(state: Exclude<PublicationState, { status: 'none' }>): Date {
@@ -247,6 +256,26 @@ function retryAfter(error: PlatformError): { retry_after_seconds?: number } {
   return error.details.retryAfterMs === undefined ? {} : { retry_after_seconds: Math.ceil(error.details.retryAfterMs / 1_000) };
 }
 
+/** The correlation id of the publication's latest event: the request (schedule, reschedule...) behind this job. */
+function latestCorrelationId(events: RecordedEvent[]): string | undefined {
+  const id = events[events.length - 1]?.metadata.correlation_id;
+  return typeof id === 'string' && id ? id : undefined;
+}
+
+/** One line per platform call, with its duration and outcome; the job's logger carries the correlation id. */
+async function timedCall<T>(log: Logger, operation: 'publish' | 'findPublished', call: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  try {
+    const result = await call();
+    log.info({ operation, duration_ms: Math.round(performance.now() - started) }, 'platform call answered');
+    return result;
+  } catch (error) {
+    const errorClass = error instanceof PlatformError ? error.errorClass : 'unexpected';
+    log.warn({ operation, error_class: errorClass, duration_ms: Math.round(performance.now() - started) }, 'platform call failed');
+    throw error;
+  }
+}
+
 /** One attempt's commands on the publication, each decided on the state the previous one left. */
 class Attempt {
   attemptId = '';
@@ -258,6 +287,7 @@ class Attempt {
     private readonly platform: Platform,
     readonly context: CommandContext,
     loaded: { state: PublicationState; revision: number },
+    readonly log: Logger,
   ) {
     this.known = loaded;
   }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createInProcessBus } from '../../../src/infrastructure/bus/in-process-bus.js';
 import { filtersOverlap, subjectMatches } from '../../../src/infrastructure/bus/message-bus.js';
 import { messageBusContract } from './message-bus-contract.js';
+import { queueStatsContract } from './queue-stats-contract.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -16,6 +17,11 @@ messageBusContract('in-process', async () => {
       expect(errors).toEqual([]);
     },
   };
+});
+
+queueStatsContract('in-process', async () => {
+  const bus = createInProcessBus();
+  return { bus, cleanup: () => bus.close() };
 });
 
 describe('in-process bus', () => {

@@ -8,6 +8,7 @@ import { createJetStreamBus } from '../../../src/infrastructure/bus/jetstream-bu
 import { DEAD_LETTER_HEADERS, type BusMessage } from '../../../src/infrastructure/bus/message-bus.js';
 import { natsUrl } from '../../support/databases.js';
 import { messageBusContract } from './message-bus-contract.js';
+import { queueStatsContract } from './queue-stats-contract.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -50,6 +51,17 @@ describe.skipIf(!natsUrl)('JetStream bus', () => {
     };
   });
 
+  queueStatsContract('jetstream', async () => {
+    const bus = await newBus();
+    return {
+      bus,
+      async cleanup() {
+        await bus.close();
+        await deleteConsumers();
+      },
+    };
+  });
+
   it('creates a file-backed work-queue stream with a 2 minute duplicate window', async () => {
     const bus = await newBus();
     const info = await jsm.streams.info(streamName);
@@ -84,6 +96,30 @@ describe.skipIf(!natsUrl)('JetStream bus', () => {
     expect(deliveries).toEqual([1]);
     await consumer.stop();
     await bus.close();
+    await deleteConsumers();
+  });
+
+  it('hands every job back to a worker on another connection at shutdown, none lost on the pull request left behind', async () => {
+    const first = await newBus();
+    const options = { durable: `handback_${id}`, subjects: [`${subjectPrefix}.handback`], ackWaitMs: 120_000, concurrency: 16 };
+    const started: number[] = [];
+    const consumer = await first.consume<number>(options, async (m) => {
+      started.push(m.data);
+      await sleep(5_000);
+    });
+    for (let i = 0; i < 6; i++) await first.publish(`${subjectPrefix}.handback`, i, { msgId: `handback-${i}-${id}` });
+    await expect.poll(() => started.length).toBe(6);
+    await consumer.stop({ handBackAfterMs: 100 });
+    await first.close();
+
+    const second = await newBus();
+    const received: { data: number; deliveryCount: number }[] = [];
+    await second.consume<number>(options, async (m) => void received.push({ data: m.data, deliveryCount: m.deliveryCount }));
+    // Long before the 120 s ack wait: each comes back once, as its second delivery.
+    await expect.poll(() => received.length, { timeout: 5_000 }).toBe(6);
+    await sleep(300);
+    expect(received.sort((a, b) => a.data - b.data)).toEqual([0, 1, 2, 3, 4, 5].map((data) => ({ data, deliveryCount: 2 })));
+    await second.close();
     await deleteConsumers();
   });
 

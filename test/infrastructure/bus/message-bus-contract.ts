@@ -237,6 +237,34 @@ export function messageBusContract(name: string, setup: () => Promise<BusUnderTe
       await eventually(() => expect(later).toEqual([2]));
     });
 
+    it('stop() hands a job still running past the deadline back at once, and ignores its late settle', async () => {
+      const release = deferred();
+      const started = deferred();
+      const slow = { durable: durable('handback'), subjects: [subject('handback')], ...fast, ackWaitMs: 30_000 };
+      const first = await consume<number>(slow, async () => {
+        started.resolve();
+        await release.promise;
+        throw new Error('finished too late'); // would be a nak, and a redelivery, if it still counted
+      });
+      await bus.publish(subject('handback'), 1, { msgId: `hb-${suffix}` });
+      await started.promise;
+
+      const stopping = Date.now();
+      await first.stop({ handBackAfterMs: 200 });
+      expect(Date.now() - stopping).toBeLessThan(2_000);
+
+      // Another consumer gets it now, not after the 30 s ack wait.
+      const later: BusMessage<number>[] = [];
+      await consume<number>(slow, async (m) => {
+        later.push(m);
+      });
+      await eventually(() => expect(later).toHaveLength(1), 5_000);
+      expect(later[0]).toMatchObject({ data: 1, deliveryCount: 2 });
+      release.resolve(); // the first handler ends: its settle must not count any more
+      await sleep(300);
+      expect(later).toHaveLength(1);
+    });
+
     it('rejects subjects outside its prefix and data that is not JSON', async () => {
       await expect(bus.publish('elsewhere.jobs.x', {}, { msgId: `o-${suffix}` })).rejects.toThrow(/subject/);
       await expect(bus.publish(`${bus.subjectPrefix}.*`, {}, { msgId: `w-${suffix}` })).rejects.toThrow(/subject/);

@@ -2,12 +2,23 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PlatformError, type SocialPost } from '../../../src/platforms/social/connector.js';
-import { createLinkedInConnector, fromLittleText, linkedInDefaultVersion, toLittleText } from '../../../src/platforms/social/linkedin.js';
+import { OutboundAllowlist } from '../../../src/infrastructure/http/outbound-allowlist.js';
+import {
+  createLinkedInConnector as createConnector,
+  fromLittleText,
+  linkedInDefaultVersion,
+  toLittleText,
+  type LinkedInConnectorOptions,
+} from '../../../src/platforms/social/linkedin.js';
 import { startLinkedInDouble, type LinkedInDouble } from '../../doubles/linkedin-double.js';
 
 const accessToken = 'AQX-LINKEDIN-SECRET-token-91c2e7';
 const vaultToken = 'AQV-VAULT-SECRET-token-4d0b63';
 const organizationId = '104061442';
+
+/** The double serves media on 127.0.0.1, which the outbound guard refuses unless allowed. */
+const createLinkedInConnector = (config: unknown, options: LinkedInConnectorOptions = {}) =>
+  createConnector(config, { outbound: { allowlist: OutboundAllowlist.parse('127.0.0.1') }, ...options });
 
 function post(overrides: Partial<SocialPost> = {}): SocialPost {
   return {

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PlatformError, type SocialPost } from '../../../src/platforms/social/connector.js';
-import { createXConnector, sameTweetText, xRetryAfterMs } from '../../../src/platforms/social/x.js';
+import { OutboundAllowlist } from '../../../src/infrastructure/http/outbound-allowlist.js';
+import { createXConnector as createConnector, sameTweetText, xRetryAfterMs, type XConnectorOptions } from '../../../src/platforms/social/x.js';
 import { xChunkBytes } from '../../../src/platforms/social/x-media-upload.js';
 import { startXApiDouble, type XApiDouble } from '../../doubles/x-api-double.js';
 
@@ -10,6 +11,10 @@ const accessToken = '1500000000000000001-TOKEN-a8d2c4';
 const accessTokenSecret = 'ts-SECRET-b7e4f1';
 const bearer = 'oauth2-USER-TOKEN-5e1d77';
 const secrets = [apiKey, apiSecret, accessToken, accessTokenSecret, bearer];
+
+/** The double serves media on 127.0.0.1, which the outbound guard refuses unless allowed. */
+const createXConnector = (config: unknown, options: XConnectorOptions = {}) =>
+  createConnector(config, { outbound: { allowlist: OutboundAllowlist.parse('127.0.0.1') }, ...options });
 
 function post(overrides: Partial<SocialPost> = {}): SocialPost {
   return {

@@ -8,7 +8,8 @@ import { htmlToText } from './html-to-text.js';
  *
  * - strict mode: a variable the data lacks is an error (TemplateRenderError, code missing_variable, naming the variable,
  *   the template and the field), never a blank in an e-mail;
- * - body_html is HTML-escaped ({{x}}); only a triple-stash ({{{x}}}) written by the template author inserts raw HTML.
+ * - body_html is HTML-escaped ({{x}}), always: raw output ({{{x}}}, {{& x}}) is refused when the template is published,
+ *   since a value in the data (a name, a note) would otherwise reach the e-mail as markup.
  *   The plain-text fields (subject, body_text, sms, push) are not HTML, so they are not escaped: an SMS must read
  *   "l'apéritif", not "l&#x27;apéritif";
  * - only the known helpers (if, unless, each, with, lookup and the French helpers of helpers.ts); partials, decorators
@@ -197,6 +198,13 @@ function analyse(program: hbs.AST.Program): Analysis {
   return analysis;
 }
 
+/** {{{x}}} and {{& x}} in HTML: the value would not be escaped. */
+function rawOutputProblems(analysis: Analysis): string[] {
+  return analysis.calls
+    .filter(({ node }) => node.type === 'MustacheStatement' && (node as hbs.AST.MustacheStatement).escaped === false)
+    .map(({ node }) => `raw output ({{{…}}} or {{& …}}) is not allowed: values are always HTML-escaped (line ${node.loc.start.line})`);
+}
+
 function innerScope(block: hbs.AST.BlockStatement, scope: string[]): string[] {
   const name = block.path.original;
   const [first] = block.params;
@@ -242,7 +250,8 @@ export function checkTemplateSource(source: TemplateSource): TemplateSourceProbl
   for (const { field, text, html } of fieldsOf(source)) {
     try {
       const ast = parseSource(text);
-      const found = analyse(ast).problems;
+      const analysis = analyse(ast);
+      const found = html ? [...analysis.problems, ...rawOutputProblems(analysis)] : analysis.problems;
       if (found.length > 0) {
         problems.push({ path: field, message: found.join('; ') });
         continue;

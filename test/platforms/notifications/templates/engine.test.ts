@@ -46,9 +46,11 @@ describe('template engine', () => {
     expect(out.push).toBeUndefined();
   });
 
-  it('escapes data in HTML; only a triple-stash written by the author inserts raw HTML', () => {
-    const out = renderTemplate({ subject: 's', body_html: '<p>{{name}}</p><div>{{{signature}}}</div>' }, { name: '<script>alert(1)</script>', signature: '<em>Le chef</em>' });
-    expect(out.html).toBe('<p>&lt;script&gt;alert(1)&lt;/script&gt;</p><div><em>Le chef</em></div>');
+  it('escapes data in HTML, and refuses raw output there', () => {
+    const out = renderTemplate({ subject: 's', body_html: '<p>{{name}}</p>' }, { name: '<script>alert(1)</script>' });
+    expect(out.html).toBe('<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>');
+    expect(checkTemplateSource({ subject: 's', body_html: '<div>{{{signature}}}</div>' })).toEqual([{ path: 'body_html', message: expect.stringContaining('raw output') }]);
+    expect(checkTemplateSource({ subject: 's', body_html: '<div>{{& signature}}</div>' })).toHaveLength(1);
   });
 
   it('uses body_text when given, and renders sms and push as plain text', () => {

@@ -1,0 +1,28 @@
+import { WrongExpectedRevisionError, type AppendOptions, type EventData, type EventStore } from '../event-store/event-store.js';
+import type { Metrics } from './metrics.js';
+
+/** The store, with every append counted and timed; everything else passes straight through. */
+export function withAppendMetrics(store: EventStore, metrics: Metrics): EventStore {
+  return {
+    async append(streamId: string, events: EventData[], options: AppendOptions) {
+      const stopTimer = metrics.appendDuration.startTimer();
+      try {
+        const result = await store.append(streamId, events, options);
+        metrics.appends.inc({ outcome: 'ok' });
+        metrics.appendedEvents.inc(events.length);
+        return result;
+      } catch (error) {
+        metrics.appends.inc({ outcome: error instanceof WrongExpectedRevisionError ? 'conflict' : 'error' });
+        throw error;
+      } finally {
+        stopTimer();
+      }
+    },
+    readStream: (streamId, options) => store.readStream(streamId, options),
+    readAll: (options) => store.readAll(options),
+    subscribe: (options) => store.subscribe(options),
+    headPosition: () => store.headPosition(),
+    ping: () => store.ping(),
+    close: () => store.close(),
+  };
+}

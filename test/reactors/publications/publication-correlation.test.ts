@@ -1,0 +1,59 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SocialPost } from '../../../src/platforms/social/connector.js';
+import { pgliteDatabase } from '../../support/databases.js';
+import { startTestApp, type RunningApp } from '../../support/test-app.js';
+
+describe('correlation id from POST /publish to the platform call', () => {
+  const database = pgliteDatabase();
+  const lines: Record<string, unknown>[] = [];
+  const posts: SocialPost[] = [];
+  let t: RunningApp;
+
+  beforeAll(async () => {
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    const facebook = {
+      platform: 'facebook' as const,
+      account: '1001',
+      publish: async (post: SocialPost) => (posts.push(post), { postId: '1001_1', url: null }),
+      findPublished: async () => null,
+      fetchMetrics: async () => ({ likes: null, shares: null, comments: null, reach: null, clicks: null, impressions: null }),
+      check: async () => undefined,
+    };
+    t = await startTestApp(database, { logger: pino({ level: 'info' }, stream), connectors: { facebook } });
+  });
+  afterAll(async () => {
+    await t.close();
+    await database.cleanup();
+  });
+
+  it('logs the publish call, made from a scheduler job, with the correlation id of the request', async () => {
+    const correlationId = 'corr-publish-51c2';
+    const response = await t.call('POST', '/api/communication/publish', {
+      body: { content: { title: '', body: 'Ce soir : moules-frites au Vieux Moulin.', hashtags: [] }, platforms: ['facebook'] },
+      headers: { 'x-correlation-id': correlationId },
+    });
+    expect(response.status).toBe(202);
+    const publicationId = response.body.publication_id as string;
+
+    await expect.poll(() => lines.find((l) => l.msg === 'platform call answered' && l.publication_id === publicationId), { timeout: 15_000 }).toMatchObject({
+      correlation_id: correlationId,
+      platform: 'facebook',
+      operation: 'publish',
+    });
+    expect(posts).toHaveLength(1);
+    await expect
+      .poll(async () => (await t.app.store.readStream(`publication-${publicationId}`)).map((e) => [e.type, e.metadata.correlation_id]), { timeout: 10_000 })
+      .toEqual([
+        ['PublicationScheduled', correlationId],
+        ['PlatformPublishingStarted', correlationId],
+        ['PlatformPublished', correlationId],
+      ]);
+  });
+});
