@@ -50,7 +50,7 @@ export interface RunningIntegrationEvents {
  * other modules could read from.
  */
 export async function startIntegrationEvents(
-  env: Pick<Env, 'NATS_URL' | 'COMM_EVENTS_STREAM'>,
+  env: Pick<Env, 'NATS_URL' | 'COMM_EVENTS_STREAM'> & Partial<Pick<Env, 'COMM_EVENTS_SUBJECT_PREFIX'>>,
   deps: { store: EventStore; db: SharedDatabase; logger: Logger; leases?: FollowerLeases; stream?: Partial<IntegrationEventStreamOptions> },
 ): Promise<RunningIntegrationEvents | null> {
   const { store, db, logger } = deps;
@@ -62,6 +62,7 @@ export async function startIntegrationEvents(
   const stream: IntegrationEventStream = await openIntegrationEventStream({
     servers: env.NATS_URL.split(','),
     onError: (err, context) => logger.error({ err, context }, 'integration events error'),
+    ...(env.COMM_EVENTS_SUBJECT_PREFIX ? { subjectPrefix: env.COMM_EVENTS_SUBJECT_PREFIX } : {}),
     ...deps.stream,
     streamName,
   });

@@ -492,7 +492,7 @@ describe.skipIf(!databaseUrl)('the service under faults (3 processes, real Postg
       return (sendgrid.receipts.get(id) ?? []).every((r) => r.messageId === recorded || (killedAt.get(r.sender) ?? -1) >= r.at);
     };
     const unexplained = duplicates.filter(([id]) => !explained(id));
-    // Sent, but the notification ended failed: the result of the call that went through was not recorded.
+    // Sent, but not recorded as sent: the result of the call that went through was lost.
     const receivedNotRecorded = [...sendgrid.receipts.keys()].filter((id) => {
       const status = notifications.get(id)?.status;
       return status !== 'sent' && status !== 'delivered';
@@ -576,7 +576,7 @@ describe.skipIf(!databaseUrl)('the service under faults (3 processes, real Postg
     print('Notifications', [
       ['accepted', 'sent', 'delivered', 'failed', 'skipped', 'not terminal', 'missing'],
       [acceptedNotifications.size, byStatus('sent'), byStatus('delivered'), byStatus('failed'), byStatus('skipped'), notTerminal.length, missing.length],
-      ['SendGrid copies', 'distinct ids', 'duplicated ids', 'explained by a kill', 'unexplained', 'received, ended failed (unexplained)', 'sent, no copy received'],
+      ['SendGrid copies', 'distinct ids', 'duplicated ids', 'explained by a kill', 'unexplained', 'received, not recorded sent (unexplained)', 'sent, no copy received'],
       [
         emailsSoFar(),
         sendgrid.receipts.size,
@@ -588,7 +588,7 @@ describe.skipIf(!databaseUrl)('the service under faults (3 processes, real Postg
       ],
       ['failed by class', JSON.stringify(countBy(notificationRows.filter((r) => r.status === 'failed').map((r) => r.failure?.error_class ?? 'unknown')))],
       ...[...unexplained, ...duplicates.filter((d) => !unexplained.includes(d))].slice(0, 5).map(([id]) => [unexplained.some(([u]) => u === id) ? 'UNEXPLAINED' : 'duplicate', describeCopies(id)]),
-      ...receivedNotRecordedUnexplained.slice(0, 5).map((id) => ['sent, ended failed', describeCopies(id)]),
+      ...receivedNotRecordedUnexplained.slice(0, 5).map((id) => ['sent, not recorded', describeCopies(id)]),
     ]);
     print('Publications', [
       ['accepted', 'platform posts asked', 'rejected', 'PublicationScheduled events', 'unknown posts'],

@@ -31,7 +31,8 @@ export const testOutboundAllowlist = '127.0.0.1,localhost,::1,example.com,cdn.le
  * The token vault's key of every app this test process starts: the data dir (where a key would be generated) is new
  * for each app, and an app restarted on the same database must still read what the first one encrypted.
  */
-const testEncryptionKey = freshKey().text;
+/** One key for every test app and the service processes tests start: they share token vaults. */
+export const testEncryptionKey = freshKey().text;
 
 /** The whole service on a fresh database, listening on a random port of 127.0.0.1. */
 export async function startTestApp(

@@ -25,6 +25,8 @@ export const envSchema = z.object({
   COMM_NATS_SUBJECT_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'dot-separated tokens, no wildcards').default('comm.jobs'),
   /** JetStream stream of the integration events other modules subscribe to (communication.events.>, kept, not a work queue). */
   COMM_EVENTS_STREAM: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('COMM_EVENTS'),
+  /** Their subjects: `<prefix>.<aggregate>.<event>`. Change it only to run a second environment on the same NATS. */
+  COMM_EVENTS_SUBJECT_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'dot-separated tokens, no wildcards').default('communication.events'),
   /** The address providers and customers reach this service at: callback signatures, unsubscribe links. */
   COMM_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** Encrypts and signs unsubscribe links (32+ characters); unset: generated once and kept in the data dir. */

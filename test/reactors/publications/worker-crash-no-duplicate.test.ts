@@ -11,7 +11,7 @@ import { createPostgresClient } from '../../../src/infrastructure/database/postg
 import type { SqlClient } from '../../../src/infrastructure/database/sql-client.js';
 import { startGraphApiDouble, type GraphApiDouble } from '../../doubles/graph-api-double.js';
 import { databaseUrl, natsUrl, type TestDatabase } from '../../support/databases.js';
-import { startTestApp, type RunningApp } from '../../support/test-app.js';
+import { startTestApp, testEncryptionKey, type RunningApp } from '../../support/test-app.js';
 
 /**
  * Duplicate posts are the top complaint about social schedulers. Here a worker process is killed (SIGKILL) after the
@@ -67,7 +67,9 @@ describe.skipIf(!databaseUrl || !natsUrl)('a worker killed between the platform 
     await database?.cleanup();
     await graph?.close();
     const nc = await connect({ servers: natsUrl });
-    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => undefined);
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete(stream).catch(() => undefined);
+    await jsm.streams.delete(`${stream}_EVENTS`).catch(() => undefined);
     await nc.close();
     const admin = new pg.Client({ connectionString: databaseUrl });
     await admin.connect();
@@ -92,6 +94,10 @@ describe.skipIf(!databaseUrl || !natsUrl)('a worker killed between the platform 
         COMM_DATA_DIR: await mkdtemp(join(tmpdir(), 'comm-crash-data-')),
         COMM_ADMIN_API_KEY: t.adminKey,
         COMM_JOB_ACK_WAIT_MS: '2000',
+        // The same key as the API process: they share the token vault.
+        COMM_ENCRYPTION_KEY: testEncryptionKey,
+        COMM_EVENTS_STREAM: `${stream}_EVENTS`,
+        COMM_EVENTS_SUBJECT_PREFIX: `test.crash-events.${id}`,
         LOG_LEVEL: 'error',
       },
       stdio: ['ignore', 'ignore', 'inherit'],
