@@ -181,7 +181,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     kindOf: async (n: NotificationFields) => messageKindOf(n, await templates.get(n.template_id, n.template_version).then((t) => t.kind, () => undefined)),
   };
   const renderer = new TemplateRenderer(templates, (n) => unsubscribeHeaders({ recipient: n.recipient, channel: n.channel }));
-  const worker = runWorker ? new NotificationWorker(store, bus, router, renderer, logger, { consent }) : null;
+  const worker = runWorker ? new NotificationWorker(store, bus, router, renderer, logger, { consent, ackWaitMs: env.COMM_JOB_ACK_WAIT_MS }) : null;
   let connectors: PublicationConnectors;
   try {
     connectors = options.connectors ?? connectorsFromConfig(options.files.platforms, {

@@ -25,8 +25,11 @@ export async function createPostgresClient(options: PostgresClientOptions): Prom
     max: options.maxConnections ?? 10,
     options: `-c search_path=${schema}`,
   });
-  // An idle client that loses its connection (server restart, pg_terminate_backend) must not crash the process.
+  // A client that loses its connection (server restart, pg_terminate_backend) must not crash the process: idle ones
+  // report it on the pool; checked-out ones on themselves (pg-pool detaches its listener while a client is lent), and
+  // their query fails, which is what the caller handles.
   pool.on('error', () => undefined);
+  pool.on('connect', (connection) => connection.on('error', () => undefined));
   const listeners = new Set<pg.Client>();
 
   const client: SqlClient = {
@@ -43,15 +46,46 @@ export async function createPostgresClient(options: PostgresClientOptions): Prom
       }
     },
     async listen(channel, onNotify) {
-      const listener = new pg.Client({ connectionString: options.connectionString });
-      listener.on('error', () => undefined);
-      await listener.connect();
-      listeners.add(listener);
-      listener.on('notification', (message) => {
-        if (message.channel === channel) onNotify(message.payload ?? '');
-      });
-      await listener.query(`LISTEN ${quoteIdent(channel)}`);
+      let stopped = false;
+      let current: pg.Client | null = null;
+      const reopenLater = (): void => {
+        if (!stopped) setTimeout(() => void open().catch(reopenLater), 1_000).unref();
+      };
+      // A LISTEN session that loses its connection is opened again (with a pause), so notifications come back after a
+      // database restart; meanwhile the subscribers' polling still delivers.
+      const open = async (): Promise<void> => {
+        const listener = new pg.Client({ connectionString: options.connectionString });
+        listener.on('error', () => undefined);
+        listener.on('end', () => {
+          listeners.delete(listener);
+          if (current !== listener) return;
+          current = null;
+          reopenLater();
+        });
+        listener.on('notification', (message) => {
+          if (message.channel === channel) onNotify(message.payload ?? '');
+        });
+        try {
+          await listener.connect();
+          await listener.query(`LISTEN ${quoteIdent(channel)}`);
+        } catch (error) {
+          await listener.end().catch(() => undefined);
+          throw error;
+        }
+        if (stopped) {
+          await listener.end().catch(() => undefined);
+          return;
+        }
+        current = listener;
+        listeners.add(listener);
+        // A notification may have been missed while reconnecting: wake the subscribers once.
+        onNotify('');
+      };
+      await open();
       return async () => {
+        stopped = true;
+        const listener = current;
+        if (!listener) return;
         listeners.delete(listener);
         await listener.end().catch(() => undefined);
       };

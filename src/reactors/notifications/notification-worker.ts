@@ -2,6 +2,7 @@ import type { CommandContext } from '../../commands/command-handler.js';
 import type { MessageKind } from '../../domain/consent.js';
 import type { ConsentPolicy } from '../../platforms/notifications/compliance/consent-policy.js';
 import { CommandHandler } from '../../commands/command-handler.js';
+import { isDomainError } from '../../domain/domain-error.js';
 import { notificationStreamId } from '../../commands/notification-routes.js';
 import { RecipientSuppressor } from '../../commands/recipient-suppressor.js';
 import {
@@ -42,6 +43,8 @@ export interface NotificationWorkerOptions {
   maxDeliver?: number;
   backoffMs?: number[];
   concurrency?: number;
+  /** How long a job may stay unacknowledged before the bus gives it to another worker (JetStream). */
+  ackWaitMs?: number;
   /** Checked before rendering: consent, suppressions, quiet hours (platforms/notifications/compliance/consent-policy.ts). */
   consent?: { policy: ConsentPolicy; kindOf(notification: NotificationFields): Promise<MessageKind> };
 }
@@ -79,6 +82,7 @@ export class NotificationWorker {
           maxDeliver: (this.options.maxDeliver ?? 5) + 1,
           backoffMs: this.options.backoffMs ?? [1_000, 5_000, 30_000, 120_000],
           concurrency: this.options.concurrency ?? 64,
+          ...(this.options.ackWaitMs ? { ackWaitMs: this.options.ackWaitMs } : {}),
         },
         (message) => this.handle(message),
       );
@@ -142,14 +146,18 @@ export class NotificationWorker {
         { channel: outgoing.channel, provider: result.provider, failed_over: result.failedOver, attempt: message.deliveryCount, duration_ms: Math.round(performance.now() - started) },
         'provider accepted the notification',
       );
-      await record({
-        type: 'RecordNotificationSent',
-        notification_id: id,
-        provider: result.provider,
-        provider_message_id: result.providerMessageId,
-        sent_at: new Date().toISOString(),
-        now: new Date().toISOString(),
-      });
+      // The message has left: a failure to record it now (a dropped database connection) must not hand the job back
+      // to be sent again, so the record is retried for a while first.
+      await retryWhileStoreFails(() =>
+        record({
+          type: 'RecordNotificationSent',
+          notification_id: id,
+          provider: result.provider,
+          provider_message_id: result.providerMessageId,
+          sent_at: new Date().toISOString(),
+          now: new Date().toISOString(),
+        }),
+      );
     } catch (error) {
       if (!(error instanceof ProviderError)) {
         log.warn({ err: error, channel: outgoing.channel, attempt: message.deliveryCount }, 'provider call failed unexpectedly; will retry');
@@ -190,6 +198,19 @@ export class NotificationWorker {
         return;
       }
       throw error;
+    }
+  }
+}
+
+/** Retries a write the store refused for a reason other than a business rule (connection lost, failover). */
+async function retryWhileStoreFails(write: () => Promise<unknown>, pausesMs = [250, 1_000, 2_000, 4_000]): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await write();
+      return;
+    } catch (error) {
+      if (isDomainError(error) || attempt >= pausesMs.length) throw error;
+      await new Promise((resolve) => setTimeout(resolve, pausesMs[attempt]));
     }
   }
 }
