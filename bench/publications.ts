@@ -57,6 +57,8 @@ export async function benchPublications(databaseUrl: string, natsUrl: string | u
     COMM_CONFIG_DIR: configDir,
     COMM_NATS_STREAM: stream,
     COMM_NATS_SUBJECT_PREFIX: `bench.publications.${runId}`,
+    // The doubles listen on loopback and the Instagram image host is made up: let the outbound guard pass them.
+    COMM_OUTBOUND_ALLOWLIST: '127.0.0.1,localhost,cdn.levieuxmoulin.fr',
   });
   const { url, key } = service;
   const db = new pg.Client({ connectionString: databaseUrl });
