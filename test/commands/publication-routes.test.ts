@@ -1,12 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PlatformsConfig } from '../../src/infrastructure/config/config-files.js';
 import { formatPosition, parsePosition } from '../../src/infrastructure/event-store/event-store.js';
-import { startGoogleBusinessDouble, type GoogleBusinessDouble } from '../doubles/google-business-double.js';
-import { startGraphApiDouble, type GraphApiDouble } from '../doubles/graph-api-double.js';
-import { startLinkedInDouble, type LinkedInDouble } from '../doubles/linkedin-double.js';
-import { startXApiDouble, type XApiDouble } from '../doubles/x-api-double.js';
 import { testDatabases } from '../support/databases.js';
+import { type PlatformDoubles, platformsJson, startPlatformDoubles } from '../support/platform-doubles.js';
 import { startTestApp, type RunningApp } from '../support/test-app.js';
 
 /**
@@ -21,34 +17,6 @@ const publications = '/api/communication/publications';
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
-
-const pageId = '104857600';
-const igUserId = '17841400000000001';
-const graphToken = 'EAAG-routes-page-token';
-const xCredentials = { consumerKey: 'x-key', consumerSecret: 'x-secret', token: 'x-token', tokenSecret: 'x-token-secret' };
-const google = { accountId: '1122334455', locationId: '9988776655', accessToken: 'ya29.routes-token' };
-const linkedIn = { organizationId: '2414183', accessToken: 'AQV-routes-token' };
-
-interface Doubles {
-  graph: GraphApiDouble;
-  x: XApiDouble;
-  google: GoogleBusinessDouble;
-  linkedin: LinkedInDouble;
-}
-
-type PlatformName = 'facebook' | 'instagram' | 'twitter' | 'google_business' | 'linkedin';
-
-/** platforms.json with an entry per platform asked for, each pointing at its double. */
-function platformsJson(d: Doubles, wanted: PlatformName[], limits: Partial<Record<PlatformName, Record<string, unknown>>> = {}): PlatformsConfig {
-  const all = {
-    facebook: { page_id: pageId, access_token: graphToken, api_version: 'v18.0', base_url: d.graph.url },
-    instagram: { business_account_id: igUserId, access_token: graphToken, base_url: d.graph.url },
-    twitter: { api_key: xCredentials.consumerKey, api_secret: xCredentials.consumerSecret, access_token: xCredentials.token, access_token_secret: xCredentials.tokenSecret, base_url: d.x.url },
-    google_business: { account_id: google.accountId, location_id: google.locationId, access_token: google.accessToken, base_url: d.google.url },
-    linkedin: { organization_id: linkedIn.organizationId, access_token: linkedIn.accessToken, base_url: d.linkedin.url },
-  };
-  return Object.fromEntries(wanted.map((platform) => [platform, { ...all[platform], ...limits[platform] }])) as PlatformsConfig;
-}
 
 /** A whole minute `ms` from now, as the spec writes times (…:00Z). */
 function minuteFromNow(ms: number): string {
@@ -83,16 +51,13 @@ async function read(t: RunningApp, id: string, position?: string | null) {
 }
 
 describe.each(testDatabases())('publication routes on $name', (database) => {
-  const doubles = {} as Doubles;
+  let doubles: PlatformDoubles;
 
   beforeAll(async () => {
-    doubles.graph = await startGraphApiDouble({ pageId, igUserId, accessTokens: [graphToken], containerPollsBeforeFinished: 0 });
-    doubles.x = await startXApiDouble({ oauth1: xCredentials });
-    doubles.google = await startGoogleBusinessDouble(google);
-    doubles.linkedin = await startLinkedInDouble(linkedIn);
+    doubles = await startPlatformDoubles();
   });
   afterAll(async () => {
-    await Promise.all([doubles.graph?.close(), doubles.x?.close(), doubles.google?.close(), doubles.linkedin?.close()]);
+    await doubles?.close();
     await database.cleanup();
   });
 

@@ -1,15 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engagementStreamId } from '../../../src/domain/engagement.js';
-import type { PlatformsConfig } from '../../../src/infrastructure/config/config-files.js';
 import { createLogger } from '../../../src/infrastructure/logging/logger.js';
 import { connectorsFromConfig } from '../../../src/platforms/social/connectors-from-config.js';
 import { EngagementPoller } from '../../../src/reactors/publications/engagement-poller.js';
-import { startGoogleBusinessDouble, type GoogleBusinessDouble } from '../../doubles/google-business-double.js';
-import { startGraphApiDouble, type GraphApiDouble } from '../../doubles/graph-api-double.js';
-import { startLinkedInDouble, type LinkedInDouble } from '../../doubles/linkedin-double.js';
-import { startXApiDouble, type XApiDouble } from '../../doubles/x-api-double.js';
 import { testDatabases, type TestDatabase } from '../../support/databases.js';
+import { graphToken, pageId, type PlatformDoubles, platformsJson, startPlatformDoubles } from '../../support/platform-doubles.js';
 import { startTestApp, type RunningApp } from '../../support/test-app.js';
 
 /**
@@ -21,30 +17,6 @@ import { startTestApp, type RunningApp } from '../../support/test-app.js';
 
 const publish = '/api/communication/publish';
 const publications = '/api/communication/publications';
-
-const pageId = '104857600';
-const igUserId = '17841400000000001';
-const graphToken = 'EAAG-pipeline-page-token';
-const xCredentials = { consumerKey: 'x-key', consumerSecret: 'x-secret', token: 'x-token', tokenSecret: 'x-token-secret' };
-const google = { accountId: '1122334455', locationId: '9988776655', accessToken: 'ya29.pipeline-token' };
-const linkedIn = { organizationId: '2414183', accessToken: 'AQV-pipeline-token' };
-
-interface Doubles {
-  graph: GraphApiDouble;
-  x: XApiDouble;
-  google: GoogleBusinessDouble;
-  linkedin: LinkedInDouble;
-}
-
-function platformsJson(d: Doubles): PlatformsConfig {
-  return {
-    facebook: { page_id: pageId, access_token: graphToken, api_version: 'v18.0', base_url: d.graph.url },
-    instagram: { business_account_id: igUserId, access_token: graphToken, base_url: d.graph.url },
-    twitter: { api_key: xCredentials.consumerKey, api_secret: xCredentials.consumerSecret, access_token: xCredentials.token, access_token_secret: xCredentials.tokenSecret, base_url: d.x.url },
-    google_business: { account_id: google.accountId, location_id: google.locationId, access_token: google.accessToken, base_url: d.google.url },
-    linkedin: { organization_id: linkedIn.organizationId, access_token: linkedIn.accessToken, base_url: d.linkedin.url },
-  };
-}
 
 /**
  * A text no other test posts: X and LinkedIn refuse the same text twice, and the doubles' posts are found by it. No
@@ -83,16 +55,13 @@ async function waitFor(t: RunningApp, id: string, done: (view: any) => boolean, 
 const settled = ['published', 'partially_published', 'failed', 'canceled'];
 
 describe.each(testDatabases())('publication pipeline on $name', (database) => {
-  const doubles = {} as Doubles;
+  let doubles: PlatformDoubles;
 
   beforeAll(async () => {
-    doubles.graph = await startGraphApiDouble({ pageId, igUserId, accessTokens: [graphToken], containerPollsBeforeFinished: 0 });
-    doubles.x = await startXApiDouble({ oauth1: xCredentials });
-    doubles.google = await startGoogleBusinessDouble(google);
-    doubles.linkedin = await startLinkedInDouble(linkedIn);
+    doubles = await startPlatformDoubles();
   });
   afterAll(async () => {
-    await Promise.all([doubles.graph?.close(), doubles.x?.close(), doubles.google?.close(), doubles.linkedin?.close()]);
+    await doubles?.close();
     await database.cleanup();
   });
 
