@@ -64,6 +64,12 @@ export class PublicationWorker {
   private readonly handler: CommandHandler<PublicationCommand, PublicationEvent, PublicationState>;
   private readonly connections: CommandHandler<PlatformConnectionCommand, PlatformConnectionEvent, PlatformConnectionState>;
   private readonly consumers: Consumer[] = [];
+  /**
+   * When each platform's connection was last seen working (its stream says connected). A success within that time
+   * does not read the connection stream again: that would be one more read per post on the hot path. The memory is
+   * short so that a loss recorded by another worker is still followed by a restore soon after.
+   */
+  private readonly knownWorking = new Map<Platform, number>();
 
   constructor(
     store: EventStore,
@@ -243,14 +249,20 @@ export class PublicationWorker {
   }
 
   private async reportConnection(command: PlatformConnectionCommand, context: CommandContext): Promise<void> {
+    const working = command.type === 'ReportConnectionWorking';
+    if (working && (this.knownWorking.get(command.platform) ?? 0) > Date.now()) return;
+    if (!working) this.knownWorking.delete(command.platform);
     try {
       await this.connections.handle(connectionStreamId(command.platform), command, context);
+      if (working) this.knownWorking.set(command.platform, Date.now() + KNOWN_WORKING_MS);
     } catch (error) {
       // Two workers reporting at once: one of them recorded it.
       this.logger.debug({ err: error }, 'connection state not recorded');
     }
   }
 }
+
+const KNOWN_WORKING_MS = 60_000;
 
 function retryAfter(error: PlatformError): { retry_after_seconds?: number } {
   return error.details.retryAfterMs === undefined ? {} : { retry_after_seconds: Math.ceil(error.details.retryAfterMs / 1_000) };
