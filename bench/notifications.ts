@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startMinimalSendGrid } from './doubles/minimal-sendgrid.js';
+import { generateApiKey } from '../src/infrastructure/auth/api-keys.js';
 import { startService } from './service-process.js';
 
 export interface NotificationBench {
@@ -16,7 +18,8 @@ export interface NotificationBench {
 }
 
 /**
- * The service as its own process (API, projector, reactor and worker), SendGrid pointed at a minimal local double.
+ * The service as deployed: API, projector and worker processes (one process on the in-process bus), SendGrid pointed
+ * at a minimal local double; the memory figures are the worker's.
  * 1. throughput: `total` e-mails in batches of 1,000, until the double has received every one and every result is
  *    recorded as NotificationSent;
  * 2. latency at 1,000/s: batches of 50 every 50 ms for 20 s, request to provider call per notification.
@@ -33,8 +36,21 @@ export async function benchNotifications(databaseUrl: string, natsUrl: string | 
     join(configDir, 'templates', 'bench.json'),
     JSON.stringify({ reservation_confirmation: { subject: 'Bonjour {{first_name}}', body_html: '<p>Bonjour {{first_name}}, une table vous attend.</p>' } }),
   );
-  const service = await startService({ DATABASE_URL: databaseUrl, NATS_URL: natsUrl ?? '', COMM_CONFIG_DIR: configDir });
-  const { url, key, child } = service;
+  const shared = {
+    DATABASE_URL: databaseUrl,
+    NATS_URL: natsUrl ?? '',
+    COMM_CONFIG_DIR: configDir,
+    // The processes of one deployment share the vault key and the unsubscribe-link secret.
+    COMM_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    COMM_UNSUBSCRIBE_SECRET: randomBytes(32).toString('hex'),
+    COMM_ADMIN_API_KEY: generateApiKey().key,
+  };
+  // As deployed (docker-compose.yml): API, projector and worker as processes of their own; the embedded in-process bus
+  // only reaches within one process.
+  const service = await startService({ ...shared, ...(natsUrl ? { COMM_ROLES: 'api' } : {}) });
+  const others = natsUrl ? await Promise.all(['projector', 'worker'].map((role) => startService({ ...shared, COMM_ROLES: role }))) : [];
+  const { url, key } = service;
+  const child = others.at(-1)?.child ?? service.child;
   const rss: number[] = [];
   const sampler = setInterval(() => {
     const status = (() => {
@@ -118,7 +134,7 @@ export async function benchNotifications(databaseUrl: string, natsUrl: string | 
   } finally {
     clearInterval(sampler);
     await db.end().catch(() => undefined);
-    await service.stop();
+    await Promise.all([service, ...others].map((process) => process.stop()));
     await double.stop();
   }
 }

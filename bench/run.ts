@@ -4,10 +4,13 @@
  *  2. HTTP create-campaign throughput and latency percentiles (autocannon), at full speed and at 1,000 commands/s;
  *  3. projection catch-up rate on a 200,000-event rebuild;
  *  4. notifications end to end (POST /notify → reactor → NATS → worker → SendGrid connector → a local double);
- *  5. social publications end to end (POST /publish → scheduler → NATS → workers → the five platform doubles).
+ *  5. social publications end to end (POST /publish → scheduler → NATS → workers → the five platform doubles);
+ *  6. analytics: 1,000,000 notification events loaded into the store, the analytics projection's catch-up rate, then
+ *     GET /api/communication/analytics p99 over varied filters and granularities.
  * Prints a table and writes bench/results.json.
  */
 import { writeFile } from 'node:fs/promises';
+import { benchAnalytics } from './analytics.js';
 import { benchAppends } from './appends.js';
 import { benchHttp } from './http.js';
 import { benchNotifications } from './notifications.js';
@@ -52,7 +55,7 @@ async function main(): Promise<void> {
     const r = await benchNotifications(url, process.env.BENCH_IN_PROCESS_BUS ? undefined : (process.env.NATS_URL ?? 'nats://127.0.0.1:4222'), total);
     rows.push({ benchmark: `notifications end to end (${r.total} e-mails, ${r.bus})`, value: r.endToEndPerSecond, unit: 'notifications/s', target: '>= 2000', note: `accepted at ${r.acceptedPerSecond}/s` });
     rows.push({ benchmark: `notification request → provider call at ${r.latency.rate}/s: p99`, value: r.latency.p99, unit: 'ms', target: '<= 1000', note: `p50 ${r.latency.p50} ms, max ${r.latency.max} ms, ${r.latency.count} messages` });
-    rows.push({ benchmark: 'service memory (RSS) over the notification run', value: r.rssMb.end, unit: 'MB at end', target: 'flat', note: `start ${r.rssMb.start} MB, max ${r.rssMb.max} MB` });
+    rows.push({ benchmark: 'worker memory (RSS) over the notification run', value: r.rssMb.end, unit: 'MB at end', target: 'flat', note: `start ${r.rssMb.start} MB, max ${r.rssMb.max} MB` });
   }
   if (wants('publications')) {
     const url = await freshDatabase(baseUrl, 'comm_bench_publications');
@@ -60,6 +63,15 @@ async function main(): Promise<void> {
     const r = await benchPublications(url, process.env.BENCH_IN_PROCESS_BUS ? undefined : (process.env.NATS_URL ?? 'nats://127.0.0.1:4222'), total);
     rows.push({ benchmark: `publications end to end (${r.total} due at once, 5 platforms, ${r.bus})`, value: r.endToEndPerSecond, unit: 'publications/s', target: '>= 200', note: `accepted at ${r.acceptedPerSecond}/s` });
     rows.push({ benchmark: `publication dispatch lateness (${r.total} due over one minute): p99`, value: r.lateness.p99, unit: 'ms', target: '<= 1000', note: `p50 ${r.lateness.p50} ms, max ${r.lateness.max} ms, ${r.lateness.count} posts` });
+  }
+  if (wants('analytics')) {
+    const url = await freshDatabase(baseUrl, 'comm_bench_analytics');
+    const r = await benchAnalytics(url, Number(process.env.BENCH_ANALYTICS_EVENTS ?? 1_000_000));
+    rows.push({ benchmark: `analytics projection catch-up, ${r.events} notification events`, value: r.catchUp.eventsPerSecond, unit: 'events/s', note: `${r.catchUp.durationMs} ms, batches of ${r.catchUp.batchSize}; loaded in ${r.loadMs} ms; ${r.hourlyRows} hourly and ${r.dailyRows} daily rows` });
+    for (const q of r.queries) {
+      rows.push({ benchmark: `GET /analytics, varied filters, ${q.concurrency} at a time: p99`, value: q.p99, unit: 'ms', target: '<= 50', note: `p50 ${q.p50} ms, max ${q.max} ms, ${q.requests} requests, errors ${q.errors}` });
+    }
+    rows.push({ benchmark: 'GET /analytics, every campaign × channel × platform × day (export)', value: r.largest.p50, unit: 'ms p50', note: `max ${r.largest.max} ms, ${r.largest.requests} requests` });
   }
   printTable(rows);
   const machine = { node: process.version, cpus: (await import('node:os')).cpus().length, at: new Date().toISOString() };

@@ -18,7 +18,8 @@ export interface ServiceProcess {
  */
 export async function startService(env: Record<string, string>): Promise<ServiceProcess> {
   const port = 3800 + Math.floor(Math.random() * 190);
-  const { key } = generateApiKey();
+  // Processes of one deployment pass the same key (the last one to start would otherwise replace the others').
+  const key = env.COMM_ADMIN_API_KEY ?? generateApiKey().key;
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
     env: {

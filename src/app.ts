@@ -19,6 +19,7 @@ import type { Env } from './infrastructure/config/env.js';
 import { createKysely, migrateToLatest, type SharedDatabase } from './infrastructure/database/kysely.js';
 import type { SqlClient } from './infrastructure/database/sql-client.js';
 import type { EventStore } from './infrastructure/event-store/event-store.js';
+import { withCoalescedAccess } from './infrastructure/event-store/coalescing-event-store.js';
 import { idempotencyMigrations } from './infrastructure/http/idempotency.js';
 import { createHttpServer } from './infrastructure/http/server.js';
 import { httpSecurityFromEnv } from './infrastructure/http/http-security.js';
@@ -42,10 +43,12 @@ import { webhookFanout } from './webhooks/webhook-fanout.js';
 import { registerWebhookRoutes } from './webhooks/webhook-routes.js';
 import { WebhookSender } from './webhooks/webhook-sender.js';
 import { webhookSubscriptionMigrations } from './webhooks/webhook-subscriptions.js';
-import { vaultAccessTokens } from './infrastructure/secrets/platform-tokens.js';
 import type { SecretVault } from './infrastructure/secrets/secret-vault.js';
 import { secretsMigrations } from './infrastructure/secrets/secrets-table.js';
 import { startVault } from './infrastructure/secrets/start-vault.js';
+import { notificationsWithVaultSecrets } from './infrastructure/secrets/vault-config-secrets.js';
+import { oauthStateMigrations, PlatformConnections } from './platform-connections.js';
+import type { TokenRefresher } from './reactors/connections/token-refresher.js';
 import { ConfigError } from './infrastructure/config/env.js';
 import { checkpointMigrations } from './projections/checkpoints.js';
 import { followerLeasesFor } from './projections/follower-lease.js';
@@ -64,7 +67,24 @@ import { PublicationWorker, type PublicationConnectors } from './reactors/public
 import type { Platform } from './domain/publication-events.js';
 import { facebookWebhookSecretsFromConfig, registerPlatformWebhookRoutes } from './commands/platform-webhook-routes.js';
 import { registerEngagementQueryRoutes } from './projections/engagement/engagement-query-routes.js';
+import { registerAnalyticsQueryRoutes } from './projections/analytics/analytics-query-routes.js';
+import { CampaignResults, campaignResultsReactors } from './reactors/analytics/campaign-results.js';
+import { performanceChecksMigrations } from './reactors/analytics/campaign-performance-monitor.js';
+import { spendPriceLookupMigrations } from './reactors/spend/spend-price-lookups.js';
 import { EngagementPoller } from './reactors/publications/engagement-poller.js';
+import { registerCampaignLaunchRoutes } from './commands/campaign-launch-routes.js';
+import { PublicationPublisher } from './commands/publication-publisher.js';
+import type { MessageBus } from './infrastructure/bus/message-bus.js';
+import { openCrmBus } from './integration/crm/crm-bus.js';
+import { CrmConsumer } from './integration/crm/crm-consumer.js';
+import { AudienceReader } from './projections/audience/audience-reader.js';
+import { registerAudienceQueryRoutes } from './projections/audience/audience-query-routes.js';
+import { audienceMigrations } from './projections/audience/audience-table.js';
+import { AudienceWriter } from './projections/audience/audience-writer.js';
+import { registerPromotionFeedRoutes } from './projections/promotions/promotion-feed-routes.js';
+import { CampaignClock } from './reactors/campaigns/campaign-clock.js';
+import { campaignFanout } from './reactors/campaigns/campaign-fanout.js';
+import { campaignFanoutProgressMigrations } from './reactors/campaigns/campaign-fanout-progress.js';
 
 export interface AppOptions {
   env: Env;
@@ -104,6 +124,14 @@ export interface App {
   scheduler: PublicationScheduler | null;
   /** Platform tokens and other credentials, encrypted at rest. */
   vault: SecretVault;
+  /** Refreshes OAuth access tokens before they expire (worker processes). */
+  tokenRefresher: TokenRefresher | null;
+  /** The CRM events consumer and the bus it reads (in-process without NATS: tests publish to it), in worker processes. */
+  crm: { bus: MessageBus; consumer: CrmConsumer } | null;
+  /** Activates and completes campaigns on their dates (worker processes, unless COMM_CAMPAIGN_CLOCK_MS is 0). */
+  campaignClock: CampaignClock | null;
+  /** Spend records, performance alerts and the central server's conversions (worker processes). */
+  campaignResults: CampaignResults | null;
   /** Starts projectors and, unless port is null, listens; returns the address. */
   start(listen?: { port: number; host: string } | null): Promise<string | null>;
   stop(): Promise<void>;
@@ -123,6 +151,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     const toClose = store;
     owned.unshift(() => toClose.close());
   }
+  // Concurrent commands (a worker's dozens of notifications in flight) share one read and one append round trip.
+  store = withCoalescedAccess(store);
   // Status, heartbeat and metrics; every append is counted from here on.
   const operations = new Operations(store, env, logger);
   store = operations.store;
@@ -135,13 +165,22 @@ export async function createApp(options: AppOptions): Promise<App> {
     ...idempotencyMigrations,
     ...checkpointMigrations,
     ...secretsMigrations,
+    ...oauthStateMigrations,
     ...webhookSubscriptionMigrations,
     ...webhookDeliveryMigrations,
+    ...audienceMigrations,
+    ...campaignFanoutProgressMigrations,
+    ...performanceChecksMigrations,
+    ...spendPriceLookupMigrations,
     ...Object.assign({}, ...projections.map((p) => p.migrations)),
   }, sql.schema);
   // The token vault: the config files' secrets imported and encrypted at rest; connectors read their tokens from it.
   const vault = await startVault(db, env, options.files, logger);
-  const platformTokens = await vaultAccessTokens(vault, options.files.platforms);
+  // Accounts connected through OAuth 2.0: the callback and the refresher put their tokens in the vault, connectors read them there.
+  const platformConnections = new PlatformConnections({ db, store, vault, platforms: options.files.platforms, publicUrl: env.COMM_PUBLIC_URL ?? `http://localhost:${env.PORT}`, logger });
+  const platformTokens = await platformConnections.accessTokens();
+  // Provider secrets as the vault holds them: the files' values once imported, or newer ones put in the vault since.
+  const notificationsConfig = await notificationsWithVaultSecrets(vault, options.files.notifications);
 
   const apiKeys = new ApiKeyStore(db);
   await ensureAdminKey(apiKeys, { configuredKey: env.COMM_ADMIN_API_KEY, dataDir: env.COMM_DATA_DIR, logger, print: options.print });
@@ -154,7 +193,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const templates = new TemplateCatalogue(db, options.files.templates);
   let router: ProviderRouter;
   try {
-    router = new ProviderRouter(providersFromConfig(options.files.notifications), {
+    router = new ProviderRouter(providersFromConfig(notificationsConfig), {
       ratePerSecond: ratesFromConfig(options.files.notifications),
       ...operations.providerHooks,
     });
@@ -193,13 +232,39 @@ export async function createApp(options: AppOptions): Promise<App> {
     throw new ConfigError(`Invalid ${env.COMM_CONFIG_DIR}/platforms.json: ${(error as Error).message}`);
   }
   const scheduler = runWorker ? new PublicationScheduler(db, bus, logger, options.scheduler) : null;
-  const publicationWorker = runWorker ? new PublicationWorker(store, bus, connectors, logger, { ackWaitMs: env.COMM_JOB_ACK_WAIT_MS }) : null;
+  const publicationWorker = runWorker
+    ? new PublicationWorker(store, bus, connectors, logger, { ackWaitMs: env.COMM_JOB_ACK_WAIT_MS, retryBackoffMs: env.COMM_PUBLISH_RETRY_BACKOFF_MS })
+    : null;
   const engagementPoller = runWorker ? new EngagementPoller(store, db, connectors, logger) : null;
+  const accountOf = (platform: Platform) => connectors[platform]?.account ?? platform;
+  const tokenRefresher = runWorker
+    ? platformConnections.refresher(accountOf, leases, { intervalMs: env.COMM_TOKEN_REFRESH_INTERVAL_MS, refreshMarginMs: env.COMM_TOKEN_REFRESH_MARGIN_SECONDS * 1_000 })
+    : null;
+  // One slot booker for POST /publish and campaign posts: bookings in this process see each other at once.
+  const booker = new PublicationSlotBooker(db, slotRulesFromConfig(options.files.platforms));
+  // Campaigns: going live fans the channels out, canceling stops what is pending; the clock follows their dates.
+  const fanout = campaignFanout({ store, db, templates, publisher: new PublicationPublisher(store, booker, logger), positions, logger });
+  if (runWorker) reactors.push(new Reactor(store, db, fanout, logger, { batchSize: 10, leases }));
+  const campaignClock = runWorker && env.COMM_CAMPAIGN_CLOCK_MS > 0 ? new CampaignClock(store, db, logger, env.COMM_CAMPAIGN_CLOCK_MS) : null;
+  // The CRM's customers, consents and segments (crm.* on NATS) into the audience read model and the consent streams.
+  let crm: App['crm'] = null;
+  if (runWorker) {
+    const crmBus = await openCrmBus(env, logger);
+    owned.unshift(() => crmBus.close());
+    crm = { bus: crmBus, consumer: new CrmConsumer(crmBus, store, new AudienceWriter(db), logger, { durable: env.COMM_CRM_DURABLE }) };
+  }
+  // Campaign results: spend per message for accounting, alerts on targets and budget, conversions from the central server.
+  let campaignResults: CampaignResults | null = null;
+  if (runWorker) {
+    campaignResults = await CampaignResults.open({ env, store, db, logger, providers: router.providers(), notifications: options.files.notifications, leases });
+    reactors.push(campaignResults.spendReactor);
+    owned.unshift(() => campaignResults!.close());
+  }
   const server = await createHttpServer({ logger, apiKeys, db, version, security: httpSecurityFromEnv(env), alerts: store });
   // The status route lists every reactor, also in processes that do not run them.
-  const reactorDefinitions = runWorker ? reactors.map((r) => r.definition) : [notificationDispatch(bus), webhookFanout(db, logger)];
+  const reactorDefinitions = runWorker ? reactors.map((r) => r.definition) : [notificationDispatch(bus), webhookFanout(db, logger), fanout, ...campaignResultsReactors(store, db)];
   const followers = followedCheckpoints(projections, projectors, reactorDefinitions, reactors);
-  operations.expose(server, { sql, db, storeKind, bus, router, connectors, followers, heartbeat: runWorker });
+  operations.expose(server, { sql, db, storeKind, bus, router, connectors, followers, heartbeat: runWorker, tokenExpiries: () => platformConnections.tokenExpiries() });
   if (options.api !== false) {
     registerApiKeyRoutes(server, apiKeys, db);
     registerCampaignCommandRoutes(server, store);
@@ -209,7 +274,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     registerPublicationQueryRoutes(server, db, positions);
     registerPublicationCommandRoutes(server, {
       store,
-      booker: new PublicationSlotBooker(db, slotRulesFromConfig(options.files.platforms)),
+      booker,
       configuredPlatforms: new Set(Object.keys(connectors) as Platform[]),
       logger,
       outbound,
@@ -220,11 +285,16 @@ export async function createApp(options: AppOptions): Promise<App> {
     registerTemplateQueryRoutes(server, templates, positions);
     registerWebhookRoutes(server, db, outbound, vault.keyring);
     registerEngagementQueryRoutes(server, db, positions);
+    platformConnections.registerRoutes(server, positions, accountOf);
+    registerCampaignLaunchRoutes(server, { store, audience: new AudienceReader(db), templates, configuredPlatforms: new Set(Object.keys(connectors) as Platform[]) });
+    registerAudienceQueryRoutes(server, db, positions);
+    registerPromotionFeedRoutes(server, db);
+    registerAnalyticsQueryRoutes(server, db, positions);
     await registerPlatformWebhookRoutes(server, { store, db, secrets: facebookWebhookSecretsFromConfig(options.files.platforms), logger });
     await registerDeliveryWebhookRoutes(server, {
       store,
       db,
-      secrets: inboundSecretsFromConfig(options.files.notifications),
+      secrets: inboundSecretsFromConfig(notificationsConfig),
       publicUrl: env.COMM_PUBLIC_URL ?? `http://localhost:${env.PORT}`,
       logger,
     });
@@ -246,6 +316,10 @@ export async function createApp(options: AppOptions): Promise<App> {
     publicationWorker,
     scheduler,
     vault,
+    tokenRefresher,
+    crm,
+    campaignClock,
+    campaignResults,
     async start(listen = null) {
       await Promise.all(projectors.map((p) => p.start()));
       await Promise.all(reactors.map((r) => r.start()));
@@ -254,6 +328,10 @@ export async function createApp(options: AppOptions): Promise<App> {
       await publicationWorker?.start();
       scheduler?.start();
       engagementPoller?.start();
+      tokenRefresher?.start();
+      campaignClock?.start();
+      await crm?.consumer.start();
+      await campaignResults?.start();
       operations.start();
       if (!listen) return null;
       return server.listen({ port: listen.port, host: listen.host });
@@ -265,7 +343,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       // finish or, past the grace period, go back to the queue for another worker.
       await server.close();
       operations.stopHeartbeat();
-      await Promise.all([engagementPoller?.stop(), scheduler?.stop(), webhookSender?.stop(), ...reactors.map((r) => r.stop())]);
+      await Promise.all([engagementPoller?.stop(), tokenRefresher?.stop(), campaignClock?.stop(), crm?.consumer.stop(), campaignResults?.stop(), scheduler?.stop(), webhookSender?.stop(), ...reactors.map((r) => r.stop())]);
       const grace = { handBackAfterMs: env.COMM_SHUTDOWN_GRACE_MS };
       await Promise.all([publicationWorker?.stop(grace), worker?.stop(grace)]);
       router.shutdown();

@@ -35,6 +35,8 @@ export interface Watched {
   followers: FollowedCheckpoint[];
   /** The worker role checks the external services; other roles only show their breakers. */
   heartbeat: boolean;
+  /** When each platform's access token expires, as the token vault holds it (read at each status request). */
+  tokenExpiries?: () => Promise<Map<string, Date | null>>;
 }
 
 /**
@@ -92,7 +94,8 @@ export class Operations {
     const store = this.store;
     installHttpMetrics(server, this.metrics);
     const maxLagMs = this.env.COMM_STATUS_MAX_LAG_SECONDS * 1000;
-    registerStatusRoutes(server, () => statusComponents({ sql, db, store, storeKind, bus, followers, services: () => board.snapshot(), maxLagMs }), version);
+    const { tokenExpiries } = watched;
+    registerStatusRoutes(server, () => statusComponents({ sql, db, store, storeKind, bus, followers, services: () => board.snapshot(), maxLagMs, tokenExpiries }), version);
     registerMetricsRoute(server, this.metrics, {
       public: this.env.COMM_METRICS_PUBLIC,
       refresh: () =>

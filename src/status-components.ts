@@ -25,6 +25,8 @@ interface Parts {
   services: () => ServiceSnapshot[];
   /** A projection or reactor whose oldest unhandled event is older than this makes the module degraded. */
   maxLagMs: number;
+  /** When each platform's access token expires, from the token vault; a service it does not name shows the board's. */
+  tokenExpiries?: () => Promise<Map<string, Date | null>>;
 }
 
 /** The components GET /api/communication/status reports on. */
@@ -81,6 +83,7 @@ export function statusComponents(parts: Parts): StatusComponent[] {
       name: 'external_services',
       critical: false,
       async check() {
+        const expiries = (await parts.tokenExpiries?.()) ?? new Map<string, Date | null>();
         const services = parts.services().map((s) => ({
           name: s.name,
           kind: s.kind,
@@ -94,7 +97,7 @@ export function statusComponents(parts: Parts): StatusComponent[] {
             message: s.heartbeat.message,
           },
           heartbeat_supported: s.checkable,
-          token_expires_at: s.tokenExpiresAt?.toISOString() ?? null,
+          token_expires_at: (s.kind === 'platform' && expiries.has(s.name) ? expiries.get(s.name) : s.tokenExpiresAt)?.toISOString() ?? null,
         }));
         const failing = services.some((s) => s.breaker === 'open' || s.heartbeat?.ok === false);
         return { status: failing ? 'degraded' : 'up', services };

@@ -56,7 +56,7 @@ describe('status of reactors, work queues and external services', () => {
       expect.arrayContaining(['event_store', 'read_models', 'message_bus', 'projections', 'reactors', 'work_queues', 'external_services']),
     );
     const reactors = status.body.components.reactors;
-    expect(reactors.reactors.map((r: { name: string }) => r.name)).toEqual(['notification-dispatch', 'webhook-fanout']);
+    expect(reactors.reactors.map((r: { name: string }) => r.name)).toEqual(['notification-dispatch', 'webhook-fanout', 'campaign-fanout', 'spend-recorder']);
     expect(reactors.reactors[0]).toMatchObject({ running_here: true, pending_capped: false, lagging: false, last_error: null });
     expect(status.body.components.work_queues.queues.map((q: { name: string }) => q.name)).toEqual(
       expect.arrayContaining(['notify-email', 'notify-sms', 'notify-push', 'publish-facebook']),

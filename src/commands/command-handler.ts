@@ -118,7 +118,8 @@ export class CommandHandler<Command, Event extends DomainEvent, State> {
     return { state, revision: events.length === 0 ? -1 : events[events.length - 1]!.revision, events };
   }
 
-  private toEventData(event: Event, context: CommandContext, id: string): EventData {
+  /** The event as the store takes it, validated against its schema, with the command's metadata. */
+  toEventData(event: Event, context: CommandContext, id: string): EventData {
     const definition = this.catalogue[event.type];
     if (!definition) throw new Error(`Event type ${event.type} is not in the catalogue`);
     // Validating on the way in keeps a decider bug from storing an event that readers cannot parse.

@@ -43,8 +43,11 @@ const responseSchema = z.object({
   position: z.string().nullable().describe('Pass as min_position to GET /notifications to read your own write'),
 });
 
-/** Requests appended at once within one batch: enough to keep the database busy, few enough to stay fair. */
-const appendConcurrency = 16;
+/**
+ * Requests of one batch in flight at once: the event store gathers concurrent appends into one transaction
+ * (coalescing-event-store.ts), so this is how many recipients share a round trip.
+ */
+const appendConcurrency = 200;
 
 export function registerNotificationCommandRoutes(app: FastifyInstance, store: EventStore, templates: TemplateDirectory): void {
   const handler = new CommandHandler<NotificationCommand, NotificationEvent, NotificationState>(store, notificationDecider, notificationEvents);

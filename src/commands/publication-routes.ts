@@ -2,16 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { isDomainError } from '../domain/domain-error.js';
-import {
-  publicationDecider,
-  publicationEvents,
-  publicationStatuses,
-  type Platform,
-  type PublicationCommand,
-  type PublicationEvent,
-  type PublicationState,
-} from '../domain/publication.js';
+import { publicationDecider, publicationStatuses, type Platform, type PublicationState } from '../domain/publication.js';
 import { validatePublication, type ValidationResult } from '../domain/publication-validation.js';
 import { formatPosition, type EventStore, type Position } from '../infrastructure/event-store/event-store.js';
 import { ApiError } from '../infrastructure/http/api-error.js';
@@ -19,7 +10,7 @@ import { errorResponses } from '../infrastructure/http/error-schemas.js';
 import { checkOutboundUrl, outboundRefusalOf, type OutboundCheckOptions } from '../infrastructure/http/outbound-guard.js';
 import type { Logger } from '../infrastructure/logging/logger.js';
 import { parsePublicationId, platformPublicationId } from '../projections/publications/publication-ids.js';
-import { CommandHandler, type CommandContext } from './command-handler.js';
+import { PublicationPublisher, publicationStreamId } from './publication-publisher.js';
 import type { PublicationSlotBooker } from './publication-slot-booker.js';
 import {
   cancelBodySchema,
@@ -34,7 +25,7 @@ import {
 import { commandContext } from './request-context.js';
 import { utcText } from '../infrastructure/time/utc-text.js';
 
-export const publicationStreamId = (publicationId: string) => `publication-${publicationId}`;
+export { publicationStreamId };
 
 const publishedSchema = z.object({
   publication_id: z.uuid(),
@@ -65,7 +56,8 @@ export interface PublicationRouteOptions {
  */
 export function registerPublicationCommandRoutes(app: FastifyInstance, options: PublicationRouteOptions): void {
   const { store, booker, configuredPlatforms, logger, outbound } = options;
-  const handler = new CommandHandler<PublicationCommand, PublicationEvent, PublicationState>(store, publicationDecider, publicationEvents);
+  const publisher = new PublicationPublisher(store, booker, logger);
+  const handler = publisher.handler;
   const server = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['publications'];
 
@@ -112,26 +104,7 @@ export function registerPublicationCommandRoutes(app: FastifyInstance, options: 
       const requested = body.scheduled_time ? toUtc(body.scheduled_time) : now.toISOString();
       const context = commandContext(request, now);
       const { platforms, content, targeting, campaign_id, priority } = body;
-      const { booking, result: outcome } = await booker.book({ publicationId: id, platforms, at: Date.parse(requested), priority }, async (booking) => {
-        const scheduled = await handler.handle(
-          publicationStreamId(id),
-          { type: 'SchedulePublication', publication_id: id, request: { content, platforms, scheduled_time: requested, targeting, campaign_id, priority }, now: now.toISOString() },
-          context,
-          { creates: true },
-        );
-        let last = scheduled;
-        if (booking.at !== Date.parse(requested)) {
-          last = await handler.handle(
-            publicationStreamId(id),
-            { type: 'ReschedulePublication', publication_id: id, scheduled_time: new Date(booking.at).toISOString(), reason: booking.reason ?? 'slot taken', now: now.toISOString() },
-            context,
-            { loaded: { state: scheduled.state, revision: scheduled.revision } },
-          );
-        }
-        const movedAt = await moveOthers(booking.moves, context);
-        // The answer's position covers the moves too, so min_position reads them.
-        return { state: last.state, position: movedAt ?? last.position };
-      });
+      const { booking, ...outcome } = await publisher.publish(id, { content, platforms, scheduled_time: requested, targeting, campaign_id, priority }, context);
       const state = outcome.state;
       reply.header('location', `/api/communication/publications/${id}`);
       return reply.status(202).send({
@@ -229,31 +202,12 @@ export function registerPublicationCommandRoutes(app: FastifyInstance, options: 
           context,
           { loaded },
         );
-        const movedAt = await moveOthers(booking.moves, context);
+        const movedAt = await publisher.moveOthers(booking.moves, context);
         return { state: rescheduled.state, position: movedAt ?? rescheduled.position };
       });
       return describe(id, result.state, result.position, booking.reason);
     },
   );
-
-  /** Lower-priority publications make way; one that started meanwhile keeps its time (logged). */
-  async function moveOthers(moves: { publicationId: string; to: number; reason: string }[], context: CommandContext): Promise<Position | null> {
-    let last: Position | null = null;
-    for (const move of moves) {
-      try {
-        const moved = await handler.handle(
-          publicationStreamId(move.publicationId),
-          { type: 'ReschedulePublication', publication_id: move.publicationId, scheduled_time: new Date(move.to).toISOString(), reason: move.reason, now: context.now.toISOString() },
-          context,
-        );
-        last = moved.position ?? last;
-      } catch (error) {
-        if (!isDomainError(error)) throw error;
-        logger.warn({ publication_id: move.publicationId, code: error.code }, 'could not move a lower-priority publication');
-      }
-    }
-    return last;
-  }
 }
 
 /** A media URL on this host or the private network would make us (X, LinkedIn downloads) or the platforms probe it. */

@@ -1,11 +1,20 @@
 import { z } from 'zod';
+import { parseTargetAudience, type AudienceFacts } from './campaign-audience.js';
+import { planChannels, plannedSpend, type ChannelPlan } from './campaign-channels.js';
 import type { Decider } from './decider.js';
 import { DomainError } from './domain-error.js';
 import { defineEvent, type EventCatalogue } from './event-schema.js';
+import { assertSuccessMetrics } from './success-metrics.js';
 
 /**
  * Campaign: a multichannel marketing campaign (spec "Modèle de données principal").
  * Lifecycle: draft → scheduled → active → completed | canceled (canceled also from draft and scheduled).
+ *
+ * Launching (LaunchCampaign) checks everything a campaign needs to run, with the audience as the audience read model
+ * sees it (AudienceFacts, given by the caller): dates, channels that can work (campaign-channels.ts), an audience that
+ * exists for the e-mail and SMS channels (campaign-audience.ts), and a budget that covers the planned spend. It then
+ * schedules the campaign and, once its start date has come, activates it; going live is what fans the channels out
+ * (src/reactors/campaigns).
  */
 
 export const campaignStatuses = ['draft', 'scheduled', 'active', 'completed', 'canceled'] as const;
@@ -112,7 +121,14 @@ export type CampaignCommand =
   | { type: 'ScheduleCampaign'; campaign_id: string; now: string }
   | { type: 'ActivateCampaign'; campaign_id: string; now: string }
   | { type: 'CompleteCampaign'; campaign_id: string; now: string }
-  | { type: 'CancelCampaign'; campaign_id: string; reason?: string; now: string };
+  | { type: 'CancelCampaign'; campaign_id: string; reason?: string; now: string }
+  | {
+      type: 'LaunchCampaign';
+      campaign_id: string;
+      /** The audience as resolved before the command; null when the campaign names none (or none that parses). */
+      audience: AudienceFacts | null;
+      now: string;
+    };
 
 // ---- state --------------------------------------------------------------------------------------------------------
 
@@ -132,6 +148,7 @@ function decide(command: CampaignCommand, state: CampaignState): CampaignEvent[]
       throw new DomainError('campaign_already_exists', `Campaign ${command.campaign_id} already exists`);
     }
     assertDateRange(command.fields.start_date, command.fields.end_date);
+    assertSuccessMetrics(command.fields.success_metrics);
     return [{ type: 'CampaignCreated', data: { campaign_id: command.campaign_id, ...command.fields } }];
   }
   if (state.status === 'none') {
@@ -147,6 +164,7 @@ function decide(command: CampaignCommand, state: CampaignState): CampaignEvent[]
       if (Object.keys(changes).length === 0) return [];
       const next = { ...state, ...changes };
       assertDateRange(next.start_date, next.end_date);
+      if (changes.success_metrics !== undefined) assertSuccessMetrics(changes.success_metrics);
       if (state.status === 'scheduled') assertSchedulable(next, command.now);
       return [{ type: 'CampaignUpdated', data: { campaign_id: id, changes } }];
     }
@@ -168,7 +186,69 @@ function decide(command: CampaignCommand, state: CampaignState): CampaignEvent[]
     case 'CancelCampaign':
       assertTransition(state.status, 'canceled', ['draft', 'scheduled', 'active']);
       return [{ type: 'CampaignCanceled', data: { campaign_id: id, canceled_at: command.now, reason: command.reason ?? '' } }];
+    case 'LaunchCampaign':
+      return launch(state, command);
   }
+}
+
+function launch(state: Exclude<CampaignState, { status: 'none' }>, command: Extract<CampaignCommand, { type: 'LaunchCampaign' }>): CampaignEvent[] {
+  const id = command.campaign_id;
+  if (state.status !== 'draft' && state.status !== 'scheduled') {
+    throw new DomainError('invalid_transition', `A ${state.status} campaign cannot be launched`, [
+      { path: 'status', message: `launching needs a draft or scheduled campaign, not ${state.status}` },
+    ]);
+  }
+  assertDateRange(state.start_date, state.end_date);
+  assertSchedulable(state, command.now);
+  const plans = launchPlans(state);
+  assertAudience(state.target_audience, plans, command.audience);
+  assertBudget(state.budget, plans, command.audience);
+  const events: CampaignEvent[] = [];
+  if (state.status === 'draft') {
+    events.push({ type: 'CampaignScheduled', data: { campaign_id: id, start_date: state.start_date, end_date: state.end_date } });
+  }
+  if (Date.parse(state.start_date) <= Date.parse(command.now)) {
+    events.push({ type: 'CampaignActivated', data: { campaign_id: id, activated_at: command.now } });
+  }
+  return events;
+}
+
+function launchPlans(campaign: CampaignFields): ChannelPlan[] {
+  const planned = planChannels(campaign.channels, campaign);
+  if ('problems' in planned) throw new DomainError('invalid_channel', 'A channel of the campaign cannot work as configured', planned.problems);
+  return planned.plans;
+}
+
+/** The e-mail and SMS channels need someone to send to; a named audience must be well-formed and known. */
+function assertAudience(target: Record<string, unknown>, plans: ChannelPlan[], facts: AudienceFacts | null): void {
+  const messaging = plans.filter((p): p is Extract<ChannelPlan, { type: 'email' | 'sms' }> => p.type === 'email' || p.type === 'sms');
+  if (Object.keys(target).length === 0) {
+    if (messaging.length === 0) return;
+    throw new DomainError('campaign_has_no_audience', 'E-mail and SMS channels need a target audience', [
+      { path: 'target_audience', message: 'name a CRM segment ({"segment": "fideles"}) or customers ({"customers": [ids]})' },
+    ]);
+  }
+  const parsed = parseTargetAudience(target);
+  if ('problems' in parsed) throw new DomainError('invalid_target_audience', 'The target audience is not one this service understands', parsed.problems);
+  if (parsed.audience.segment !== undefined && facts?.segmentKnown !== true) {
+    throw new DomainError('unknown_segment', `The CRM has no segment ${parsed.audience.segment}`, [
+      { path: 'target_audience.segment', message: 'unknown segment (segments come from crm.segments.membership_changed)' },
+    ]);
+  }
+  for (const plan of messaging) {
+    if ((facts?.perChannel[plan.type] ?? 0) > 0) continue;
+    throw new DomainError('audience_empty', `No customer of the audience has an address for the ${plan.type} channel`, [
+      { path: 'target_audience', message: `no recipient for channels.${plan.index} (${plan.type})` },
+    ]);
+  }
+}
+
+function assertBudget(budget: number, plans: ChannelPlan[], facts: AudienceFacts | null): void {
+  const planned = plannedSpend(plans, facts?.perChannel ?? { email: 0, sms: 0 });
+  if (planned <= budget) return;
+  throw new DomainError('budget_below_spend', `The planned spend (${planned.toFixed(2)} €) is more than the budget (${budget.toFixed(2)} €)`, [
+    { path: 'budget', message: `must cover the planned spend of ${planned.toFixed(2)} € (channel spend and cost per message × recipients)` },
+  ]);
 }
 
 function evolve(state: CampaignState, event: CampaignEvent): CampaignState {

@@ -26,7 +26,10 @@ import { assertValidRecipient } from './notification-rules.js';
  *   in the same append, unless it is already withdrawn;
  * - granting consent again does not lift a suppression: a CRM sync that re-sends stale consent must not re-subscribe
  *   someone who clicked "unsubscribe". Re-subscribing takes an explicit ReleaseSuppression too;
- * - the recipient is normalized (trimmed, lower-cased) before it is stored, so every spelling finds one stream.
+ * - the recipient is normalized (trimmed, lower-cased) before it is stored, so every spelling finds one stream;
+ * - erasure (EraseRecipient → RecipientErased, a GDPR erasure request passed on by the CRM) blocks every message to the
+ *   address for good and names it only by its hash. Nothing after it is recorded with the address again: a consent
+ *   granted again is refused (recipient_erased), the other commands record nothing.
  */
 
 export const suppressionReasons = ['unsubscribe', 'hard_bounce', 'stop', 'spam_report'] as const;
@@ -87,11 +90,27 @@ export const SuppressionReleased = defineEvent(
   z.object({ ...subject, reason: z.enum(suppressionReasons) }),
 );
 
+/**
+ * The address was erased (GDPR): no message of any kind goes to it any more. Only the hash of the address
+ * (recipientHash: sha256 of "address:channel", also this stream's id) is recorded, never the address.
+ */
+export const RecipientErased = defineEvent(
+  'RecipientErased',
+  1,
+  z.object({
+    recipient_hash: z.string().regex(/^[0-9a-f]{64}$/),
+    channel: z.enum(notificationChannels),
+    source: z.string().min(1).max(MAX_CONSENT_SOURCE_LENGTH),
+    at: timestamp,
+  }),
+);
+
 export const consentEvents = {
   ConsentGranted,
   ConsentWithdrawn,
   RecipientSuppressed,
   SuppressionReleased,
+  RecipientErased,
 } satisfies EventCatalogue;
 
 type EventOf<D> = D extends { type: infer T; schema: infer S extends z.ZodType } ? { type: T; data: z.infer<S> } : never;
@@ -110,7 +129,8 @@ interface Subject {
 export type ConsentCommand =
   | ({ type: 'RecordConsent'; granted: boolean } & Subject)
   | ({ type: 'SuppressRecipient'; reason: SuppressionReason } & Subject)
-  | ({ type: 'ReleaseSuppression'; reason: SuppressionReason } & Subject);
+  | ({ type: 'ReleaseSuppression'; reason: SuppressionReason } & Subject)
+  | ({ type: 'EraseRecipient' } & Subject);
 
 // ---- state --------------------------------------------------------------------------------------------------------
 
@@ -127,6 +147,8 @@ export interface ConsentState {
   consent: ({ granted: boolean } & ConsentMark) | null;
   /** The active suppressions, by reason. */
   suppressions: Partial<Record<SuppressionReason, ConsentMark>>;
+  /** Set once the address was erased (absent in states rebuilt before erasure existed). */
+  erased?: ConsentMark | null;
 }
 
 export const consentDecider: Decider<ConsentCommand, ConsentEvent, ConsentState> = {
@@ -146,6 +168,14 @@ function decide(command: ConsentCommand, state: ConsentState): ConsentEvent[] {
     ]);
   }
   const data = { recipient, channel, source, at };
+  if (state.erased) {
+    if (command.type === 'RecordConsent' && command.granted) {
+      throw new DomainError('recipient_erased', 'This address was erased at the person’s request: no consent can be recorded for it', [
+        { path: 'recipient', message: 'erased (GDPR erasure request)' },
+      ]);
+    }
+    return [];
+  }
   switch (command.type) {
     case 'RecordConsent':
       if (state.consent?.granted === command.granted) return [];
@@ -160,10 +190,16 @@ function decide(command: ConsentCommand, state: ConsentState): ConsentEvent[] {
     case 'ReleaseSuppression':
       if (!state.suppressions[command.reason]) return [];
       return [{ type: 'SuppressionReleased', data: { ...data, reason: command.reason } }];
+    case 'EraseRecipient':
+      return [{ type: 'RecipientErased', data: { recipient_hash: consentStreamId(recipient, channel).slice('consent-'.length), channel, source, at } }];
   }
 }
 
 function evolve(state: ConsentState, event: ConsentEvent): ConsentState {
+  if (event.type === 'RecipientErased') {
+    const { channel, source, at } = event.data;
+    return { ...state, channel, consent: null, suppressions: {}, erased: { source, at } };
+  }
   const { recipient, channel, source, at } = event.data;
   const next = { ...state, recipient, channel };
   switch (event.type) {

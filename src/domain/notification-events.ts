@@ -9,7 +9,7 @@ import { defineEvent, type EventCatalogue } from './event-schema.js';
 export const notificationChannels = ['email', 'sms', 'push'] as const;
 export type NotificationChannel = (typeof notificationChannels)[number];
 
-export const notificationStatuses = ['pending', 'sent', 'delivered', 'failed', 'skipped'] as const;
+export const notificationStatuses = ['pending', 'sent', 'delivered', 'failed', 'skipped', 'canceled'] as const;
 export type NotificationStatus = (typeof notificationStatuses)[number];
 
 export const notificationErrorClasses = ['transient', 'permanent', 'auth', 'rate_limited', 'validation', 'bounced'] as const;
@@ -106,6 +106,20 @@ export const NotificationSkipped = defineEvent(
     skipped_at: timestamp,
   }),
 );
+/**
+ * The notification will not be sent: what asked for it (a campaign) was canceled before it went out. Final, except
+ * that a send already under way when the cancellation came is still recorded (NotificationSent): it did go out.
+ */
+export const NotificationCanceled = defineEvent(
+  'NotificationCanceled',
+  1,
+  z.object({
+    notification_id: z.uuid(),
+    /** Why, for people (e.g. "campaign canceled"); '' when nothing to add. */
+    reason: z.string().max(MAX_NOTIFICATION_ERROR_LENGTH),
+    canceled_at: timestamp,
+  }),
+);
 /** Every open is recorded; first_open is true only for the first one (unique opens = events with first_open). */
 export const NotificationOpened = defineEvent(
   'NotificationOpened',
@@ -136,6 +150,7 @@ export const notificationEvents = {
   NotificationDelivered,
   NotificationFailed,
   NotificationSkipped,
+  NotificationCanceled,
   NotificationOpened,
   NotificationClicked,
 } satisfies EventCatalogue;

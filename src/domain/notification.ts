@@ -18,7 +18,9 @@ export { recipientProblem } from './notification-rules.js';
  * Notification: one message (email, SMS or push) to one recipient, from a template (spec "Modèle de données principal").
  * Lifecycle: pending → sent → delivered | failed; failed also straight from pending (the provider refused it);
  * skipped only from pending (not sent on purpose: no consent, suppressed address, opted out — see consent.ts and the
- * consent policy). delivered, failed and skipped are final.
+ * consent policy); canceled only from pending (its campaign was canceled). delivered, failed and skipped are final;
+ * canceled is final too, except that a send already under way when the cancellation came is recorded (→ sent): the
+ * message did leave, and the record must say so.
  *
  * Interactions (opens, clicks) are tracked after sending, and never change the status: an opened email is still
  * "delivered" (or "sent" if no delivery report came). Every open and click is recorded as an event; the first open and
@@ -75,7 +77,8 @@ export type NotificationCommand =
       /** What the decision was based on (no personal data); cut to MAX_NOTIFICATION_ERROR_LENGTH. */
       detail?: string;
       now: string;
-    };
+    }
+  | { type: 'CancelNotification'; notification_id: string; reason?: string; now: string };
 
 // ---- state --------------------------------------------------------------------------------------------------------
 
@@ -144,7 +147,7 @@ function decide(command: NotificationCommand, state: NotificationState): Notific
           { path: 'provider_message_id', message: `already sent as ${state.provider_message_id}` },
         ]);
       }
-      assertTransition(state.status, 'sent', ['pending']);
+      assertTransition(state.status, 'sent', ['pending', 'canceled']);
       const { provider, provider_message_id, sent_at } = command;
       return [{ type: 'NotificationSent', data: { notification_id, provider, provider_message_id, sent_at } }];
     }
@@ -204,7 +207,7 @@ function decide(command: NotificationCommand, state: NotificationState): Notific
         },
       ];
     case 'SkipNotification':
-      if (state.status === 'skipped') return []; // the first decision stands
+      if (state.status === 'skipped' || state.status === 'canceled') return []; // the first decision stands
       if (state.status === 'sent' || state.status === 'delivered') {
         throw new DomainError('notification_already_sent', 'A notification already sent cannot be skipped', [
           { path: 'status', message: `is ${state.status}` },
@@ -220,6 +223,15 @@ function decide(command: NotificationCommand, state: NotificationState): Notific
             detail: truncate(command.detail ?? '', MAX_NOTIFICATION_ERROR_LENGTH),
             skipped_at: command.now,
           },
+        },
+      ];
+    case 'CancelNotification':
+      if (state.status === 'canceled') return [];
+      assertTransition(state.status, 'canceled', ['pending']);
+      return [
+        {
+          type: 'NotificationCanceled',
+          data: { notification_id, reason: truncate(command.reason ?? '', MAX_NOTIFICATION_ERROR_LENGTH), canceled_at: command.now },
         },
       ];
   }
@@ -265,6 +277,8 @@ function evolveExisting(
       const { notification_id: _id, ...skip } = event.data;
       return { ...state, status: 'skipped', skip };
     }
+    case 'NotificationCanceled':
+      return { ...state, status: 'canceled' };
     case 'NotificationOpened':
       return {
         ...state,

@@ -14,7 +14,10 @@ import type {
 
 /** A scheduled_time up to this much in the past is accepted ("publish now" sent with the client's clock). */
 export const SCHEDULE_GRACE_MS = 60_000;
-/** Retry delay after attempt n: RETRY_BASE_SECONDS · 2^(n-1), at most RETRY_MAX_SECONDS (unless Retry-After says more). */
+/**
+ * Retry delay after attempt n: RETRY_BASE_SECONDS · 2^(n-1) (or the command's retry_backoff_ms · 2^(n-1)), at most
+ * RETRY_MAX_SECONDS (unless Retry-After says more).
+ */
 export const RETRY_BASE_SECONDS = 60;
 export const RETRY_MAX_SECONDS = 3_600;
 
@@ -149,10 +152,10 @@ export function willRetry(state: ExistingState, platform: PlatformState, command
 }
 
 /** Exponential backoff after the given attempt number, never sooner than the platform's Retry-After. */
-export function retryAt(now: string, attempt: number, retryAfterSeconds?: number): string {
-  const backoff = Math.min(RETRY_BASE_SECONDS * 2 ** Math.max(0, attempt - 1), RETRY_MAX_SECONDS);
-  const delay = Math.max(backoff, retryAfterSeconds ?? 0);
-  return new Date(Date.parse(now) + delay * 1_000).toISOString();
+export function retryAt(now: string, attempt: number, retryAfterSeconds?: number, backoffBaseMs = RETRY_BASE_SECONDS * 1_000): string {
+  const backoffMs = Math.min(backoffBaseMs * 2 ** Math.max(0, attempt - 1), RETRY_MAX_SECONDS * 1_000);
+  const delayMs = Math.max(backoffMs, (retryAfterSeconds ?? 0) * 1_000);
+  return new Date(Date.parse(now) + Math.round(delayMs)).toISOString();
 }
 
 /**

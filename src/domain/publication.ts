@@ -72,6 +72,11 @@ export type PublicationCommand =
       retryable: boolean;
       /** The platform's Retry-After, if it gave one: the retry is not sooner than this. */
       retry_after_seconds?: number;
+      /**
+       * The pause before the first retry, doubled for each later one (the worker's COMM_PUBLISH_RETRY_BACKOFF_MS).
+       * Default RETRY_BASE_SECONDS. The event records the time it gives, so a replay never depends on the setting.
+       */
+      retry_backoff_ms?: number;
       now: string;
     };
 
@@ -245,7 +250,7 @@ function decide(command: PublicationCommand, state: PublicationState): Publicati
             message: truncate(command.message, MAX_ERROR_MESSAGE_LENGTH),
             retryable: command.retryable,
             will_retry: retry,
-            next_attempt_at: retry ? retryAt(now, platform.attempts, command.retry_after_seconds) : null,
+            next_attempt_at: retry ? retryAt(now, platform.attempts, command.retry_after_seconds, command.retry_backoff_ms) : null,
             failed_at: now,
           },
         },

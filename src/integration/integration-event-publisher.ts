@@ -68,7 +68,8 @@ export async function startIntegrationEvents(
   });
   logger.info({ stream: streamName, subjects: `${stream.subjectPrefix}.>` }, 'integration events: NATS JetStream');
   const definition = integrationEventPublisher((message) => stream.publish(message), stream.subjectPrefix, logger);
-  // One at a time: a subscriber then sees an aggregate's events in the order they were recorded.
-  const reactor = new Reactor(store, db, definition, logger, { batchSize: 500, concurrency: 1, leases: deps.leases });
+  // An aggregate's events one after the other, so a subscriber sees them in the order they were recorded; different
+  // aggregates at once, so publishing keeps up with a campaign's thousands of notifications.
+  const reactor = new Reactor(store, db, definition, logger, { batchSize: 500, concurrency: 64, inOrderPerStream: true, leases: deps.leases });
   return { reactor, close: () => stream.close() };
 }

@@ -43,7 +43,7 @@ export async function openIntegrationEventStream(options: IntegrationEventStream
   const streamName = options.streamName ?? DEFAULT_EVENTS_STREAM;
   const subjectPrefix = options.subjectPrefix ?? DEFAULT_EVENTS_SUBJECT_PREFIX;
   // Reconnect forever: a NATS restart pauses publishing (the reactor retries), it does not stop the service.
-  const nc = await connect({ servers: options.servers, name: 'comm-integration-events', maxReconnectAttempts: -1 });
+  const nc = await connect({ servers: options.servers, name: 'comm-integration-events', maxReconnectAttempts: -1, noAsyncTraces: true });
   void nc.closed().then((error) => error && options.onError?.(error, 'integration events connection closed'));
   try {
     await ensureStream(await jetstreamManager(nc), streamName, subjectPrefix, {

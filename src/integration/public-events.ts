@@ -1,11 +1,14 @@
 import type { z } from 'zod';
 import { campaignEvents } from '../domain/campaign.js';
+import { campaignPerformanceEvents } from '../domain/campaign-performance.js';
+import { conversionEvents } from '../domain/conversion.js';
 import { consentEvents } from '../domain/consent.js';
 import { engagementEvents } from '../domain/engagement-events.js';
 import type { EventDefinition } from '../domain/event-schema.js';
 import { notificationEvents, type NotificationChannel } from '../domain/notification-events.js';
 import { platformConnectionEvents } from '../domain/platform-connection.js';
 import { publicationEvents } from '../domain/publication-events.js';
+import { spendEvents } from '../domain/spend.js';
 import { publicClickUrl } from './click-url.js';
 import { recipientHash, recipientHashSchema } from './recipient-hash.js';
 
@@ -13,9 +16,9 @@ import { recipientHash, recipientHashSchema } from './recipient-hash.js';
  * The events other modules (CRM, accounting, the central server) may follow, and what they see of each. This list is
  * a contract: an event leaves it, or a payload loses or changes a field, only through a new version.
  *
- * Left private: the working steps nobody outside acts on (PlatformPublishingStarted), templates and content (drafts
- * of what is published, which the publication events carry once it is), single social interactions (they name people
- * on the platforms), and the operations events (service health, security alerts).
+ * Left private: the working steps nobody outside acts on (PlatformPublishingStarted, PlatformTokenRefreshed),
+ * templates and content (drafts of what is published, which the publication events carry once it is), single social
+ * interactions (they name people on the platforms), and the operations events (service health, security alerts).
  *
  * Personal data: notifications and consents name the recipient by recipientHash, never by address (see there why);
  * a notification request leaves out its template variables (first names, booking details), a failure its provider
@@ -94,12 +97,24 @@ export const publicEvents: readonly PublicEvent[] = [
 
   asRecorded('connection', platformConnectionEvents.PlatformAuthorizationFailed),
   asRecorded('connection', platformConnectionEvents.PlatformConnectionRestored),
+  asRecorded('connection', platformConnectionEvents.PlatformConnected),
+  asRecorded('connection', platformConnectionEvents.PlatformConnectionNeedsReconnect),
+  asRecorded('connection', platformConnectionEvents.PlatformTokenExpiring),
+
+  // Campaign results: conversions from the central server, spend for accounting, alerts on targets and budget.
+  asRecorded('conversion', conversionEvents.ConversionAttributed),
+  asRecorded('spend', spendEvents.SpendRecorded),
+  asRecorded('performance', campaignPerformanceEvents.CampaignThresholdReached),
+  asRecorded('performance', campaignPerformanceEvents.CampaignUnderperforming),
+  asRecorded('performance', campaignPerformanceEvents.CampaignBudgetConsumed),
 
   reshaped('consent', ConsentGranted, ConsentGranted.schema.omit({ recipient: true }).extend({ recipient_hash: recipientHashSchema }), withRecipientHash),
   reshaped('consent', ConsentWithdrawn, ConsentWithdrawn.schema.omit({ recipient: true }).extend({ recipient_hash: recipientHashSchema }), withRecipientHash),
   reshaped('consent', RecipientSuppressed, RecipientSuppressed.schema.omit({ recipient: true }).extend({ recipient_hash: recipientHashSchema }), withRecipientHash),
   // SuppressionReleased too: without it, a subscriber mirroring suppressions could never lift one.
   reshaped('consent', SuppressionReleased, SuppressionReleased.schema.omit({ recipient: true }).extend({ recipient_hash: recipientHashSchema }), withRecipientHash),
+  // Recorded with the hash only: the CRM and the others learn that the address is erased here, without the address.
+  asRecorded('consent', consentEvents.RecipientErased),
 ];
 
 const byType = new Map(publicEvents.map((event) => [event.type, event]));

@@ -45,6 +45,12 @@ export interface AdvisoryLockLeaseOptions {
 
 interface Session {
   client: pg.Client;
+  /**
+   * A query on the session's connection, after the ones before it have finished. Every follower of the process asks
+   * for its lease at start-up at once, and the heartbeat comes whenever: handing pg a query while another runs on the
+   * same client is deprecated (pg 8 queues it and warns; pg 9 will refuse it).
+   */
+  query<R extends pg.QueryResultRow>(text: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
   lost: Promise<void>;
   dead: boolean;
   heartbeat?: NodeJS.Timeout;
@@ -75,11 +81,11 @@ export class AdvisoryLockLeases implements FollowerLeases {
     if (this.held.has(name)) return null;
     const session = await this.session();
     const key = leaseKey(this.scope, name);
-    const { rows } = await session.client.query<{ granted: boolean }>('select pg_try_advisory_lock($1::bigint) as granted', [key]);
+    const { rows } = await session.query<{ granted: boolean }>('select pg_try_advisory_lock($1::bigint) as granted', [key]);
     if (!rows[0]?.granted) return null;
     if (this.held.has(name)) {
       // Another follower of this name got it on this same session meanwhile: undo the re-entrant count.
-      await session.client.query('select pg_advisory_unlock($1::bigint)', [key]);
+      await session.query('select pg_advisory_unlock($1::bigint)', [key]);
       return null;
     }
     this.held.add(name);
@@ -90,7 +96,7 @@ export class AdvisoryLockLeases implements FollowerLeases {
         if (released) return;
         released = true;
         this.held.delete(name);
-        if (!session.dead) await session.client.query('select pg_advisory_unlock($1::bigint)', [key]).catch(() => session.end());
+        if (!session.dead) await session.query('select pg_advisory_unlock($1::bigint)', [key]).catch(() => session.end());
       },
     };
   }
@@ -115,8 +121,14 @@ export class AdvisoryLockLeases implements FollowerLeases {
     let markLost!: () => void;
     const heartbeatMs = this.options.heartbeatMs ?? 5_000;
     let ended: Promise<void> | undefined;
+    let previous: Promise<unknown> = Promise.resolve();
     const session: Session = {
       client,
+      query<R extends pg.QueryResultRow>(text: string, params?: unknown[]) {
+        const next = previous.then(() => client.query<R>(text, params));
+        previous = next.catch(() => undefined);
+        return next;
+      },
       lost: new Promise<void>((resolve) => (markLost = resolve)),
       dead: false,
       end() {
@@ -132,13 +144,13 @@ export class AdvisoryLockLeases implements FollowerLeases {
     try {
       await client.connect();
       // The server notices a vanished host within ~25 s (instead of the system's two hours) and frees its locks.
-      await client.query('set tcp_keepalives_idle = 10; set tcp_keepalives_interval = 5; set tcp_keepalives_count = 3');
+      await session.query('set tcp_keepalives_idle = 10; set tcp_keepalives_interval = 5; set tcp_keepalives_count = 3');
     } catch (error) {
       await session.end();
       throw error;
     }
     // A half-open connection raises no error by itself: a check that fails or hangs ends the session.
-    session.heartbeat = setInterval(() => void withTimeout(client.query('select 1'), heartbeatMs).catch(() => session.end()), heartbeatMs);
+    session.heartbeat = setInterval(() => void withTimeout(session.query('select 1'), heartbeatMs).catch(() => session.end()), heartbeatMs);
     session.heartbeat.unref();
     return session;
   }

@@ -1,4 +1,6 @@
+import { analyticsProjection } from './analytics/analytics-projection.js';
 import { campaignsProjection } from './campaigns/campaigns-projection.js';
+import { connectionsProjection } from './connections/connections-projection.js';
 import { consentsProjection } from './consents/consents-projection.js';
 import { engagementProjection } from './engagement/engagement-projection.js';
 import { notificationsProjection } from './notifications/notifications-projection.js';
@@ -8,4 +10,4 @@ import { publicationsProjection } from './publications/publications-projection.j
 import { templatesProjection } from './templates/templates-projection.js';
 
 /** Every projection of the service, in the order their migrations run. */
-export const projections: Projection[] = [campaignsProjection, notificationsProjection, templatesProjection, consentsProjection, publicationScheduleProjection, publicationsProjection, engagementProjection];
+export const projections: Projection[] = [campaignsProjection, notificationsProjection, templatesProjection, consentsProjection, publicationScheduleProjection, publicationsProjection, engagementProjection, analyticsProjection, connectionsProjection];

@@ -23,10 +23,16 @@ export interface ReactorOptions extends LeaseOptions {
   retryDelayMs?: number;
   /** Events of one batch handled at once (default 1: in order). Use more only when order does not matter. */
   concurrency?: number;
+  /**
+   * With concurrency above 1: keep the events of one stream in order (each stream's events one after the other, up to
+   * `concurrency` streams at once), for reactors whose readers expect an aggregate's events in the order recorded.
+   */
+  inOrderPerStream?: boolean;
 }
 
 export class Reactor extends CheckpointFollower {
   private readonly concurrency: number;
+  private readonly inOrderPerStream: boolean;
 
   constructor(
     store: EventStore,
@@ -44,11 +50,18 @@ export class Reactor extends CheckpointFollower {
       leaseRetryMs: options.leaseRetryMs,
     });
     this.concurrency = options.concurrency ?? 1;
+    this.inOrderPerStream = options.inOrderPerStream ?? false;
   }
 
   protected async handleBatch(batch: RecordedEvent[]): Promise<boolean> {
     const name = `reactor:${this.definition.name}`;
-    await forEachWithConcurrency(batch, this.concurrency, (event) => this.definition.handle(event));
+    if (this.inOrderPerStream && this.concurrency > 1) {
+      await forEachWithConcurrency([...byStream(batch).values()], this.concurrency, async (events) => {
+        for (const event of events) await this.definition.handle(event);
+      });
+    } else {
+      await forEachWithConcurrency(batch, this.concurrency, (event) => this.definition.handle(event));
+    }
     // One checkpoint per batch, written even when stopping (the whole batch was handled). After a crash the batch is
     // handled again, which handlers make harmless.
     const last = batch[batch.length - 1]!;
@@ -62,6 +75,17 @@ export class Reactor extends CheckpointFollower {
     if (saved) this.checkpoint = next;
     return saved;
   }
+}
+
+/** The batch's events grouped by stream, each group in the batch's (global) order. */
+function byStream(batch: RecordedEvent[]): Map<string, RecordedEvent[]> {
+  const groups = new Map<string, RecordedEvent[]>();
+  for (const event of batch) {
+    const group = groups.get(event.streamId);
+    if (group) group.push(event);
+    else groups.set(event.streamId, [event]);
+  }
+  return groups;
 }
 
 /** Runs fn over items, at most `limit` at a time; the first failure fails the whole batch (it will be retried). */

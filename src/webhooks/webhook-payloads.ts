@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { CampaignThresholdReached, CampaignUnderperforming } from '../domain/campaign-performance.js';
+import { PlatformAuthorizationFailed, PlatformConnectionNeedsReconnect, PlatformTokenExpiring } from '../domain/platform-connection.js';
 import { PlatformPublished, PlatformPublishFailed } from '../domain/publication-events.js';
 import type { RecordedEvent } from '../infrastructure/event-store/event-store.js';
 import type { WebhookEventType } from './webhook-subscriptions.js';
@@ -15,7 +17,16 @@ export interface WebhookMessage {
 }
 
 /** The store events that may become webhooks. */
-export const webhookSourceEventTypes = ['PlatformPublished', 'PlatformPublishFailed', 'EngagementMeasured'];
+export const webhookSourceEventTypes = [
+  'PlatformPublished',
+  'PlatformPublishFailed',
+  'EngagementMeasured',
+  'PlatformConnectionNeedsReconnect',
+  'PlatformAuthorizationFailed',
+  'PlatformTokenExpiring',
+  'CampaignThresholdReached',
+  'CampaignUnderperforming',
+];
 
 /** Only the fields a webhook passes on; metrics are passed through as measured. */
 const engagementMeasuredSchema = z.object({
@@ -61,6 +72,49 @@ export function webhookMessageFor(event: RecordedEvent): WebhookMessage | null {
         event_type: 'engagement',
         timestamp,
         data: { publication_id: data.publication_id, platform: data.platform, post_id: data.post_id, engagement_metrics: data.metrics, measured_at: data.measured_at },
+      };
+    }
+    // A connection someone must reconnect: the refresh token was refused or expired, or a platform refused our token.
+    case 'PlatformConnectionNeedsReconnect': {
+      const data = PlatformConnectionNeedsReconnect.schema.parse(event.data);
+      return {
+        event_type: 'connection_needs_reconnect',
+        timestamp,
+        data: { platform: data.platform, account: data.account, reason: data.reason, message: data.message, detected_at: data.detected_at },
+      };
+    }
+    case 'PlatformAuthorizationFailed': {
+      const data = PlatformAuthorizationFailed.schema.parse(event.data);
+      return {
+        event_type: 'connection_needs_reconnect',
+        timestamp,
+        data: { platform: data.platform, account: data.account, reason: 'token_refused', message: data.message, detected_at: data.detected_at },
+      };
+    }
+    case 'PlatformTokenExpiring': {
+      const data = PlatformTokenExpiring.schema.parse(event.data);
+      return {
+        event_type: 'connection_expiring',
+        timestamp,
+        data: { platform: data.platform, account: data.account, expires_at: data.expires_at, days_left: data.days_left, warned_at: data.warned_at },
+      };
+    }
+    // The spec's performance alerts: a campaign crossed one of its success_metrics targets, one way or the other.
+    case 'CampaignThresholdReached':
+    case 'CampaignUnderperforming': {
+      const data = (event.type === 'CampaignThresholdReached' ? CampaignThresholdReached : CampaignUnderperforming).schema.parse(event.data);
+      return {
+        event_type: event.type === 'CampaignThresholdReached' ? 'campaign.threshold_reached' : 'campaign.underperforming',
+        timestamp,
+        data: {
+          campaign_id: data.campaign_id,
+          metric: data.metric,
+          operator: data.operator,
+          threshold: data.threshold,
+          value: data.value,
+          sample_size: data.sample_size,
+          evaluated_at: data.evaluated_at,
+        },
       };
     }
     default:

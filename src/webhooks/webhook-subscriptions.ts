@@ -9,7 +9,15 @@ import { maskWebhookSecret, sealWebhookSecret, unsealWebhookSecret } from './web
  * store. A deleted registration is kept (deleted_at) so that its delivery log still names it.
  */
 
-export const webhookEventTypes = ['publication_success', 'publication_failure', 'engagement'] as const;
+export const webhookEventTypes = [
+  'publication_success',
+  'publication_failure',
+  'engagement',
+  'connection_needs_reconnect',
+  'connection_expiring',
+  'campaign.threshold_reached',
+  'campaign.underperforming',
+] as const;
 export type WebhookEventType = (typeof webhookEventTypes)[number];
 
 export interface WebhookSubscriptionsTable {

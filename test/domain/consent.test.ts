@@ -202,6 +202,31 @@ describe('suppressionBlocks', () => {
   });
 });
 
+describe('EraseRecipient', () => {
+  const erase: ConsentCommand = { type: 'EraseRecipient', recipient: ` ${email.toUpperCase()} `, channel, source: 'crm', now: LATER };
+  const hash = createHash('sha256').update(`${email}:email`).digest('hex');
+  const erased: ConsentEvent = { type: 'RecipientErased', data: { recipient_hash: hash, channel, source: 'crm', at: LATER } };
+
+  it('records the erasure with the hash of the address, never the address', () => {
+    const [event] = given(decider, [granted(), suppressed('unsubscribe')]).when(erase).then([erased]);
+    expect(JSON.stringify(event)).not.toContain('marie');
+    expect(consentStreamId(email, channel)).toBe(`consent-${hash}`);
+    expect(stateOf([granted(), suppressed('unsubscribe'), erased])).toMatchObject({ consent: null, suppressions: {}, erased: { source: 'crm', at: LATER } });
+  });
+
+  it('erases an address never seen before too', () => {
+    given(decider, []).when(erase).then([erased]);
+  });
+
+  it('refuses a consent granted again afterwards, and records nothing else with the address', () => {
+    given(decider, [granted(), erased]).when(record(true)).thenThrows('recipient_erased', [{ path: 'recipient' }]);
+    given(decider, [granted(), erased]).when(record(false)).then([]);
+    given(decider, [erased]).when(suppress('hard_bounce')).then([]);
+    given(decider, [erased]).when(release('unsubscribe')).then([]);
+    given(decider, [erased]).when(erase).then([]);
+  });
+});
+
 describe('consent events', () => {
   it('normalizeRecipient trims and lower-cases', () => {
     expect(normalizeRecipient('  A@B.FR \n')).toBe('a@b.fr');
@@ -226,7 +251,9 @@ describe('consent events', () => {
         }),
       ).flat();
     });
-    expect(new Set(events.map((e) => e.type))).toEqual(new Set(Object.keys(consentEvents)));
+    // Erasure ends a stream's story: EraseRecipient's own tests emit it.
+    expect(new Set(events.map((e) => e.type))).toEqual(new Set(Object.keys(consentEvents).filter((type) => type !== 'RecipientErased')));
+    expect(new Set(decider.emitted.map((e) => e.type))).toEqual(new Set(Object.keys(consentEvents)));
     expectConformToCatalogue(consentEvents, [...events, ...decider.emitted]);
   });
 });

@@ -413,12 +413,38 @@ describe('SkipNotification', () => {
   });
 });
 
+describe('CancelNotification', () => {
+  const cancel = (reason?: string): NotificationCommand => ({ type: 'CancelNotification', notification_id, reason, now: LATER });
+  const canceled = (reason = 'campaign canceled'): NotificationEvent => ({ type: 'NotificationCanceled', data: { notification_id, reason, canceled_at: LATER } });
+
+  it('cancels a pending notification: final status canceled, nothing sent', () => {
+    given(decider, history.pending).when(cancel('campaign canceled')).then([canceled()]);
+    given(decider, history.pending).when(cancel()).then([canceled('')]);
+    expect(stateOf([...history.pending, canceled()])).toMatchObject({ status: 'canceled', sent_at: null, provider_message_id: null });
+  });
+
+  it('records nothing when canceled again, and a skip after the cancellation changes nothing', () => {
+    given(decider, [...history.pending, canceled()]).when(cancel('again')).then([]);
+    given(decider, [...history.pending, canceled()]).when(skip()).then([]);
+  });
+
+  it.each(['sent', 'delivered', 'sendFailed', 'skipped'] as const)('cannot cancel a notification that is %s', (state) => {
+    given(decider, history[state]).when(cancel()).thenThrows('invalid_transition', [{ path: 'status' }]);
+  });
+
+  it('still records a send that was under way when the cancellation came: the message did leave', () => {
+    given(decider, [...history.pending, canceled()]).when(recordSent()).then([sent]);
+    expect(stateOf([...history.pending, canceled(), sent])).toMatchObject({ status: 'sent', provider_message_id: MESSAGE_ID });
+  });
+});
+
 describe('notification events', () => {
   it('every event the decider emits parses with its catalogue schema', () => {
     const journey = run(notificationDecider, [requestIt(), recordSent(), recordDelivered(), recordOpened(), recordClicked()]);
     const skippedJourney = run(notificationDecider, [requestIt(), skip()]);
     const bouncedJourney = run(notificationDecider, [requestIt(), recordSent(), recordFailed()]);
-    const all = [...journey, ...skippedJourney, ...bouncedJourney, ...decider.emitted];
+    const canceledJourney = run(notificationDecider, [requestIt(), { type: 'CancelNotification', notification_id, reason: 'campaign canceled', now: LATER }]);
+    const all = [...journey, ...skippedJourney, ...bouncedJourney, ...canceledJourney, ...decider.emitted];
     expect(new Set(all.map((e) => e.type))).toEqual(new Set(Object.keys(notificationEvents)));
     expect(new Set(all.flatMap((e) => (e.type === 'NotificationFailed' ? [e.data.reason] : [])))).toEqual(
       new Set(['send_failed', 'delivery_failed']),
@@ -431,8 +457,9 @@ describe('notification events', () => {
 });
 
 describe('random command sequences', () => {
-  const kinds = ['sent', 'sent', 'delivered', 'delivered', 'failed', 'opened', 'opened', 'clicked', 'skip'] as const;
-  const order = { none: 0, pending: 1, sent: 2, delivered: 3, failed: 3, skipped: 3 } as const;
+  const kinds = ['sent', 'sent', 'delivered', 'delivered', 'failed', 'opened', 'opened', 'clicked', 'skip', 'cancel'] as const;
+  // canceled ranks with pending: a send under way when the cancellation came still moves it on to sent.
+  const order = { none: 0, pending: 1, canceled: 1, sent: 2, delivered: 3, failed: 3, skipped: 3 } as const;
 
   it.each([1, 2, 3, 4])('keep the invariants (seed %i, 100 notifications)', (seed) => {
     const random = randomGenerator(seed);
@@ -452,6 +479,8 @@ describe('random command sequences', () => {
           return recordClicked(id);
         case 'skip':
           return skip(random.pick(notificationSkipReasons));
+        case 'cancel':
+          return { type: 'CancelNotification', notification_id, reason: 'campaign canceled', now: LATER };
       }
     };
     const check = (before: NotificationState, after: NotificationState): void => {

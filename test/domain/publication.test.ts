@@ -518,6 +518,18 @@ describe('RecordPlatformFailed', () => {
       .then([failed('facebook', 3, true, { next_attempt_at: plus(DUE, 240) })]);
   });
 
+  it("doubles the worker's configured backoff when the command gives one", () => {
+    given(decider, [scheduled(), ...failedTimes(2), started('facebook', 3)])
+      .when(recordFailed('facebook', 3, { retry_backoff_ms: 2_000 }))
+      .then([failed('facebook', 3, true, { next_attempt_at: plus(DUE, 8) })]);
+  });
+
+  it("still waits the platform's Retry-After when it is longer than the configured backoff", () => {
+    given(decider, [scheduled(), started('facebook')])
+      .when(recordFailed('facebook', 1, { error_class: 'rate_limited', retry_after_seconds: 30, retry_backoff_ms: 2_000 }))
+      .then([failed('facebook', 1, true, { error_class: 'rate_limited', next_attempt_at: plus(DUE, 30) })]);
+  });
+
   it('caps the delay at one hour', () => {
     const history = [scheduled({ max_attempts: 10 }), ...failedTimes(7), started('facebook', 8)];
     given(decider, history)

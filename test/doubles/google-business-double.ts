@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { AuthorizationServer } from './oauth-authorization-server.js';
 
 /**
  * A stand-in for the Google Business Profile (My Business v4) local posts of one location, on 127.0.0.1:
@@ -12,12 +13,18 @@ import type { AddressInfo } from 'node:net';
  * - another account or location → 404 NOT_FOUND.
  * Faults with fail(); holdNextPostAnswer() records the next post but answers it late; rejectNextPost() makes Google's
  * review reject it. GET /media/{name} serves files registered with serveMedia(), without auth.
+ * With `oauth`, Google's OAuth 2.0 server too (accounts.google.com and oauth2.googleapis.com in one): GET
+ * /o/oauth2/v2/auth (PKCE accepted; a refresh token with access_type=offline) and POST /token (client_id and
+ * client_secret in the body; refusals {"error": "invalid_grant", "error_description": "Token has been expired or
+ * revoked."}). The access tokens it issues are accepted as Bearer until revoked.
  */
 
 export interface GoogleBusinessDoubleOptions {
   accountId: string;
   locationId: string;
   accessToken: string;
+  /** The OAuth 2.0 web client Google knows. */
+  oauth?: { clientId: string; clientSecret: string };
 }
 
 export interface GoogleBusinessRecordedRequest {
@@ -67,6 +74,8 @@ export interface GoogleBusinessDouble {
   holdNextPostAnswer(ms: number): void;
   rejectNextPost(): void;
   serveMedia(name: string, bytes: Buffer, contentType?: string): string;
+  /** The OAuth 2.0 authorization server, when `oauth` was given. */
+  authorization: AuthorizationServer | null;
   close(): Promise<void>;
 }
 
@@ -87,6 +96,29 @@ export async function startGoogleBusinessDouble(options: GoogleBusinessDoubleOpt
   let rejectNext = false;
   let nextId = 4_200_000_000_000_000;
   const postsPath = `/v4/accounts/${options.accountId}/locations/${options.locationId}/localPosts`;
+  const acceptedTokens = new Set([options.accessToken]);
+  const authorization = options.oauth
+    ? new AuthorizationServer({
+        clientId: options.oauth.clientId,
+        clientSecret: options.oauth.clientSecret,
+        clientAuthentication: 'either',
+        requirePkce: false,
+        accessTokenPrefix: 'ya29.oauth-',
+        refreshTokenPrefix: '1//oauth-',
+        accessTokenLifetimeSeconds: 3_599,
+        refreshTokens: 'access_type=offline',
+        rotateRefreshTokens: false,
+        scopeSeparator: ' ',
+        tokenType: 'Bearer',
+        errors: {
+          badCode: { status: 400, body: { error: 'invalid_grant', error_description: 'Malformed auth code.' } },
+          deadRefreshToken: { status: 400, body: { error: 'invalid_grant', error_description: 'Token has been expired or revoked.' } },
+          badClient: { status: 401, body: { error: 'invalid_client', error_description: 'The OAuth client was not found.' } },
+        },
+        onAccessToken: (token) => acceptedTokens.add(token),
+        onAccessTokenRevoked: (token) => acceptedTokens.delete(token),
+      })
+    : null;
 
   const server = createServer((req, res) => {
     void handle(req, res).catch((error: unknown) => send(res, 500, googleRpcError(500, 'INTERNAL', String(error))));
@@ -110,7 +142,19 @@ export async function startGoogleBusinessDouble(options: GoogleBusinessDoubleOpt
       res.writeHead(200, { 'Content-Type': file.contentType, 'Content-Length': String(file.bytes.length) }).end(file.bytes);
       return;
     }
-    if (req.headers.authorization !== `Bearer ${options.accessToken}`) {
+    if (authorization && req.method === 'GET' && path === '/o/oauth2/v2/auth') {
+      const answer = authorization.authorize(target.searchParams);
+      if (answer.location) res.writeHead(302, { Location: answer.location }).end();
+      else send(res, answer.status, answer.body);
+      return;
+    }
+    if (authorization && req.method === 'POST' && path === '/token') {
+      const reply = authorization.token(new URLSearchParams(raw), req.headers.authorization);
+      if (reply.destroy) return void res.destroy();
+      return send(res, reply.status, reply.body);
+    }
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    if (!bearer || !acceptedTokens.has(bearer)) {
       record.verdict = 'unauthenticated';
       return send(res, 401, unauthenticated);
     }
@@ -222,6 +266,7 @@ export async function startGoogleBusinessDouble(options: GoogleBusinessDoubleOpt
       files.set(name, { bytes, contentType });
       return `${url}/media/${encodeURIComponent(name)}`;
     },
+    authorization,
     async close() {
       for (const timer of timers) clearTimeout(timer);
       for (const res of held) res.destroy();

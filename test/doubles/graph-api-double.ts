@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { FacebookLogin } from './facebook-login.js';
 
 /**
  * A stand-in for Meta's Graph API (Facebook Pages and Instagram content publishing) on 127.0.0.1. Like Graph it:
@@ -17,6 +18,8 @@ import type { AddressInfo } from 'node:net';
  *   FINISHED), POST /{ig}/media_publish (creation_id), GET /{ig}/content_publishing_limit, GET /{ig}/media,
  *   GET /{media}?fields=permalink, GET /{media}/insights, GET /{ig}.
  * Everything published is recorded in `posts`, and the listings are served from it. Faults are injected with fail().
+ * With `oauth`, Facebook Login's server side too (facebook-login.ts): the dialog, the code and long-lived token
+ * exchanges and /me/accounts; the Page tokens it issues are accepted like the configured ones.
  */
 
 export interface GraphApiDoubleOptions {
@@ -30,6 +33,8 @@ export interface GraphApiDoubleOptions {
   publishingQuota?: number;
   /** Media Meta "cannot download": a container for one of them is refused with 9004/2207052. */
   unreachableMediaUrls?: Iterable<string>;
+  /** The Meta app Facebook Login knows; the consenting person manages the Page (linked to the Instagram account). */
+  oauth?: { appId: string; appSecret: string; longLivedSeconds?: number };
 }
 
 export interface GraphRecordedRequest {
@@ -121,6 +126,8 @@ export interface GraphApiDouble {
   setContainerPollsBeforeFinished(polls: number): void;
   /** How many container status reads were answered. */
   containerPolls(): number;
+  /** Facebook Login, when `oauth` was given. */
+  login: FacebookLogin | null;
   close(): Promise<void>;
 }
 
@@ -194,6 +201,17 @@ export async function startGraphApiDouble(options: GraphApiDoubleOptions): Promi
   const held = new Set<ServerResponse>();
   const timers = new Set<NodeJS.Timeout>();
   const newId = (prefix: string) => `${prefix}${String(nextId++).padStart(6, '0')}`;
+  const login = options.oauth
+    ? new FacebookLogin({
+        ...options.oauth,
+        pages: [
+          { id: pageId, name: 'Le Vieux Moulin', instagramAccountId: igUserId },
+          { id: '200000000000001', name: 'Une autre page' },
+        ],
+        onPageToken: (token) => tokens.add(token),
+        onPageTokenRevoked: (token) => tokens.delete(token),
+      })
+    : null;
 
   const server = createServer((req, res) => {
     void handle(req, res).catch((error: unknown) => send(res, graphError(500, { code: 1, message: `double failure: ${String(error)}` })));
@@ -222,10 +240,18 @@ export async function startGraphApiDouble(options: GraphApiDoubleOptions): Promi
     };
 
     if (!versioned) return answer(graphError(400, { code: 2500, message: 'Unknown path components: the version prefix (/vNN.N) is missing' }));
+    const loginReply = (reply: { status: number; body?: unknown; location?: string; destroy?: boolean }) => {
+      if (reply.destroy) return void res.destroy();
+      if (reply.location) return void res.writeHead(302, { Location: reply.location }).end();
+      answer(new GraphReply(reply.status, reply.body));
+    };
+    if (login && method === 'GET' && record.path === '/dialog/oauth') return loginReply(login.dialog(target.searchParams));
+    if (login && record.path === '/oauth/access_token') return loginReply(login.token(params, target.searchParams));
 
     const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
     const token = bearer ?? stringParam(params.access_token);
     record.tokenVia = bearer ? 'bearer' : target.searchParams.has('access_token') ? 'query' : token ? 'form' : 'none';
+    if (login && method === 'GET' && record.path === '/me/accounts') return loginReply(login.accounts(token, params));
     if (!token) return answer(graphError(400, { code: 104, message: 'An access token is required to request this resource.' }));
     if (!tokens.has(token)) return answer(graphError(400, { code: 190, message: 'Invalid OAuth access token - Cannot parse access token' }));
 
@@ -587,6 +613,7 @@ export async function startGraphApiDouble(options: GraphApiDoubleOptions): Promi
       pollsBeforeFinished = polls;
     },
     containerPolls: () => containerPolls,
+    login,
     async close() {
       for (const timer of timers) clearTimeout(timer);
       for (const res of held) res.destroy();

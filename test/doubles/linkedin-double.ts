@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { AuthorizationServer } from './oauth-authorization-server.js';
 
 /**
  * A stand-in for LinkedIn's versioned REST API (Posts, Images, Videos, share statistics) for one organisation, on
@@ -20,6 +21,9 @@ import type { AddressInfo } from 'node:net';
  *   ugcPosts=List(...)).
  * Faults with fail(); holdNextPostAnswer() records the next post but answers it late. GET /media/{name} serves files
  * registered with serveMedia(), without auth.
+ * With `oauth`, LinkedIn's OAuth 2.0 server too: GET /oauth/v2/authorization and POST /oauth/v2/accessToken
+ * (client_id and client_secret in the body; programmatic refresh tokens that keep the lifetime of the consent; refusals
+ * {"error": "invalid_grant"}). The access tokens it issues are accepted as Bearer until revoked.
  */
 
 export interface LinkedInDoubleOptions {
@@ -29,6 +33,8 @@ export interface LinkedInDoubleOptions {
   isActiveVersion?: (version: string) => boolean;
   /** GET /rest/videos answers PROCESSING this many times before AVAILABLE; default 0. */
   videoProcessingPolls?: number;
+  /** The OAuth 2.0 client LinkedIn knows. */
+  oauth?: { clientId: string; clientSecret: string };
 }
 
 export interface LinkedInRecordedRequest {
@@ -87,6 +93,8 @@ export interface LinkedInDouble {
   holdNextPostAnswer(ms: number): void;
   setStatistics(postUrn: string, statistics: Partial<LinkedInShareStatistics>): void;
   serveMedia(name: string, bytes: Buffer, contentType?: string): string;
+  /** The OAuth 2.0 authorization server, when `oauth` was given. */
+  authorization: AuthorizationServer | null;
   close(): Promise<void>;
 }
 
@@ -111,6 +119,36 @@ export async function startLinkedInDouble(options: LinkedInDoubleOptions): Promi
   let holdPostMs: number | undefined;
   let nextId = 7_300_000_000_000_000_000n;
   const newId = () => String(nextId++);
+  const acceptedTokens = new Set([options.accessToken]);
+  const authorization = options.oauth
+    ? new AuthorizationServer({
+        clientId: options.oauth.clientId,
+        clientSecret: options.oauth.clientSecret,
+        clientAuthentication: 'body',
+        requirePkce: false,
+        accessTokenPrefix: 'AQV-oauth-',
+        refreshTokenPrefix: 'AQX-oauth-',
+        accessTokenLifetimeSeconds: 5_184_000,
+        refreshTokens: 'always',
+        rotateRefreshTokens: false,
+        refreshTokenLifetimeSeconds: 31_536_000,
+        scopeSeparator: ',',
+        tokenType: 'Bearer',
+        errors: {
+          badCode: {
+            status: 400,
+            body: {
+              error: 'invalid_request',
+              error_description: 'Unable to retrieve access token: appid/redirect uri/code verifier does not match authorization code. Or authorization code expired.',
+            },
+          },
+          deadRefreshToken: { status: 400, body: { error: 'invalid_grant', error_description: 'The provided refresh token is invalid, expired or revoked' } },
+          badClient: { status: 401, body: { error: 'invalid_client', error_description: 'Client authentication failed' } },
+        },
+        onAccessToken: (token) => acceptedTokens.add(token),
+        onAccessTokenRevoked: (token) => acceptedTokens.delete(token),
+      })
+    : null;
 
   const server = createServer((req, res) => {
     void handle(req, res).catch((error: unknown) => send(res, 500, linkedInErrorBody(500, 'INTERNAL_SERVER_ERROR', String(error))));
@@ -135,7 +173,19 @@ export async function startLinkedInDouble(options: LinkedInDoubleOptions): Promi
       res.writeHead(200, { 'Content-Type': file.contentType, 'Content-Length': String(file.bytes.length) }).end(file.bytes);
       return;
     }
-    if (req.headers.authorization !== `Bearer ${options.accessToken}`) {
+    if (authorization && req.method === 'GET' && path === '/oauth/v2/authorization') {
+      const answer = authorization.authorize(target.searchParams);
+      if (answer.location) res.writeHead(302, { Location: answer.location }).end();
+      else send(res, answer.status, answer.body);
+      return;
+    }
+    if (authorization && req.method === 'POST' && path === '/oauth/v2/accessToken') {
+      const reply = authorization.token(new URLSearchParams(raw.toString('utf8')), req.headers.authorization);
+      if (reply.destroy) return void res.destroy();
+      return send(res, reply.status, reply.body);
+    }
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    if (!bearer || !acceptedTokens.has(bearer)) {
       record.verdict = 'unauthorized';
       return send(res, 401, linkedInErrorBody(401, 'INVALID_ACCESS_TOKEN', 'Invalid access token', 65600));
     }
@@ -383,6 +433,7 @@ export async function startLinkedInDouble(options: LinkedInDoubleOptions): Promi
       files.set(name, { bytes, contentType });
       return `${url}/media/${encodeURIComponent(name)}`;
     },
+    authorization,
     async close() {
       for (const timer of timers) clearTimeout(timer);
       for (const res of held) res.destroy();

@@ -10,7 +10,8 @@ import type { AddressInfo } from 'node:net';
  *   (403 INVALID_KEY, 403 INVALID_CREDENTIAL, 400 INVALID_SIGNATURE, 400 QUERY_TIME_OUT [the last one's code and
  *   text are not from OVH's documentation]);
  * - POST /1.0/sms/{service}/jobs → {totalCreditsRemoved, ids, validReceivers, invalidReceivers};
- *   GET /1.0/sms/{service} → the account; an unknown service → 404 Client::NotFound.
+ *   GET /1.0/sms/{service} → the account; GET /1.0/sms/{service}/outgoing/{id} → a sent SMS with its credits;
+ *   an unknown service → 404 Client::NotFound.
  * Faults are injected with fail(); numbers listed in invalidReceivers come back refused.
  */
 
@@ -96,6 +97,14 @@ export async function startOvhDouble(options: OvhDoubleOptions): Promise<OvhDoub
       return;
     }
 
+    // An SMS sent, as the history shows it: the credits it used (one per 160 characters here).
+    const outgoing = /^\/1\.0\/sms\/([^/]+)\/outgoing\/(\d+)$/.exec(path);
+    if (outgoing && req.method === 'GET' && decodeURIComponent(outgoing[1] as string) === options.serviceName) {
+      const job = jobs.find((j) => j.id === Number(outgoing[2]));
+      if (job) send(res, 200, { id: job.id, credits: Math.max(1, Math.ceil(job.message.length / 160)), receiver: job.receivers[0], message: job.message });
+      else send(res, 404, { class: 'Client::NotFound', message: 'The requested object (id) does not exist' });
+      return;
+    }
     const service = /^\/1\.0\/sms\/([^/]+)(\/jobs)?$/.exec(path);
     if (!service || decodeURIComponent(service[1] as string) !== options.serviceName) {
       send(res, 404, { class: 'Client::NotFound', message: 'This service does not exist' });

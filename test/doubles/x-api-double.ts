@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import twitterText from 'twitter-text';
+import { AuthorizationServer } from './oauth-authorization-server.js';
 
 /**
  * A stand-in for the X API v2 on 127.0.0.1, speaking the parts the connector uses:
@@ -17,6 +18,10 @@ import twitterText from 'twitter-text';
  * - every API answer carries x-rate-limit-limit / -remaining / -reset.
  * Faults with fail(); holdNextPostAnswer() records the next post but answers it late ("posted, caller never heard").
  * GET /media/{name} serves files registered with serveMedia(), without auth (they stand for public media URLs).
+ * With `oauth2`, X's OAuth 2.0 authorization server too: GET /i/oauth2/authorize (PKCE S256 required) and
+ * POST /2/oauth2/token (confidential clients with HTTP Basic; refresh tokens with offline.access, replaced at each
+ * refresh; refusals as X words them: invalid_request "Value passed for the token was invalid."). The access tokens it
+ * issues are accepted as Bearer until revoked.
  */
 
 export interface XOAuth1Credentials {
@@ -35,6 +40,8 @@ export interface XApiDoubleOptions {
   processingPolls?: number;
   /** check_after_secs while processing; default 0. */
   checkAfterSecs?: number;
+  /** The OAuth 2.0 client X knows (no secret: a public client). */
+  oauth2?: { clientId: string; clientSecret?: string };
 }
 
 export interface XRecordedRequest {
@@ -105,6 +112,8 @@ export interface XApiDouble {
   setMetrics(tweetId: string, metrics: Partial<XPublicMetrics>): void;
   /** Registers a file served at GET /media/{name}; returns its URL. */
   serveMedia(name: string, bytes: Buffer, contentType?: string): string;
+  /** The OAuth 2.0 authorization server, when `oauth2` was given. */
+  authorization: AuthorizationServer | null;
   close(): Promise<void>;
 }
 
@@ -126,6 +135,29 @@ export async function startXApiDouble(options: XApiDoubleOptions = {}): Promise<
   let failProcessing: string | undefined;
   let nextId = 1_860_000_000_000_000_000n;
   const newId = () => String(nextId++);
+  const oauthBearers = new Set<string>();
+  const authorization = options.oauth2
+    ? new AuthorizationServer({
+        clientId: options.oauth2.clientId,
+        clientSecret: options.oauth2.clientSecret,
+        clientAuthentication: 'basic',
+        requirePkce: true,
+        accessTokenPrefix: 'x-at-',
+        refreshTokenPrefix: 'x-rt-',
+        accessTokenLifetimeSeconds: 7_200,
+        refreshTokens: 'offline.access',
+        rotateRefreshTokens: true,
+        scopeSeparator: ' ',
+        tokenType: 'bearer',
+        errors: {
+          badCode: { status: 400, body: { error: 'invalid_request', error_description: 'Value passed for the authorization code was invalid.' } },
+          deadRefreshToken: { status: 400, body: { error: 'invalid_request', error_description: 'Value passed for the token was invalid.' } },
+          badClient: { status: 401, body: { error: 'unauthorized_client', error_description: 'Missing valid authorization header' } },
+        },
+        onAccessToken: (token) => oauthBearers.add(token),
+        onAccessTokenRevoked: (token) => oauthBearers.delete(token),
+      })
+    : null;
 
   const server = createServer((req, res) => {
     void handle(req, res).catch((error: unknown) => send(res, 500, { title: 'Internal Error', detail: String(error), status: 500 }));
@@ -149,6 +181,18 @@ export async function startXApiDouble(options: XApiDoubleOptions = {}): Promise<
       if (!file) return send(res, 404, 'not found');
       res.writeHead(200, { 'Content-Type': file.contentType, 'Content-Length': String(file.bytes.length) }).end(file.bytes);
       return;
+    }
+
+    if (authorization && req.method === 'GET' && path === '/i/oauth2/authorize') {
+      const answer = authorization.authorize(target.searchParams);
+      if (answer.location) res.writeHead(302, { Location: answer.location }).end();
+      else send(res, answer.status, answer.body);
+      return;
+    }
+    if (authorization && req.method === 'POST' && path === '/2/oauth2/token') {
+      const reply = authorization.token(new URLSearchParams(raw.toString('utf8')), req.headers.authorization);
+      if (reply.destroy) return void res.destroy();
+      return send(res, reply.status, reply.body);
     }
 
     if (!authorized(req, target)) {
@@ -180,6 +224,7 @@ export async function startXApiDouble(options: XApiDoubleOptions = {}): Promise<
   function authorized(req: IncomingMessage, target: URL): boolean {
     const value = req.headers.authorization ?? '';
     if (options.bearerToken && value === `Bearer ${options.bearerToken}`) return true;
+    if (value.startsWith('Bearer ') && oauthBearers.has(value.slice('Bearer '.length))) return true;
     if (options.oauth1 && value.startsWith('OAuth ')) return verifyOAuth1(req.method ?? 'GET', `http://${req.headers.host}${target.pathname}`, target.searchParams, value, options.oauth1);
     return false;
   }
@@ -350,6 +395,7 @@ export async function startXApiDouble(options: XApiDoubleOptions = {}): Promise<
       files.set(name, { bytes, contentType });
       return `${url}/media/${encodeURIComponent(name)}`;
     },
+    authorization,
     async close() {
       for (const timer of timers) clearTimeout(timer);
       for (const res of held) res.destroy();

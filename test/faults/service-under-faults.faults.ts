@@ -39,12 +39,16 @@ import { ServiceProcess } from './support/service-process.js';
  * only when the worker that sent the first copy died before recording it, and the read models equal a rebuild from
  * the events.
  *
- * The worker processes run on a clock FAULTS_CLOCK_RATE times faster than the wall clock (support/fast-clock.ts): the
- * publication decider's retry backoff (60 s × 2^(n-1), not configurable) would otherwise keep a platform that failed
- * four times waiting 15 minutes. FAULTS_CLOCK_RATE=1 runs on the wall clock (raise FAULTS_DEADLINE_MS to match).
+ * The workers retry a failed platform after COMM_PUBLISH_RETRY_BACKOFF_MS (FAULTS_PUBLISH_BACKOFF_MS, 2 s) doubled
+ * each time, instead of the production minute: four failures in a row would otherwise keep the suite waiting 15
+ * minutes. Everything else runs on the wall clock, as in production: the scheduler's re-dispatch (60 s) and stuck
+ * attempt (10 min) delays, the platforms' Retry-After. FAULTS_CLOCK_RATE > 1 runs the worker processes on a faster
+ * clock (support/fast-clock.ts) to stress those delays; its timers are not sped up, so waits measured on the clock
+ * (Retry-After holds) then last that many times longer than they should.
  *
  * Knobs (environment): FAULTS_NOTIFICATIONS, FAULTS_PUBLICATIONS, FAULTS_RATE, FAULTS_SEED, FAULTS_CLOCK_RATE,
- * FAULTS_DEADLINE_MS, FAULTS_KEEP_LOGS=1 (logs are kept anyway when the test fails), NATS_SERVER_BIN.
+ * FAULTS_PUBLISH_BACKOFF_MS, FAULTS_DEADLINE_MS, FAULTS_KEEP_LOGS=1 (logs are kept anyway when the test fails),
+ * NATS_SERVER_BIN.
  */
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -55,7 +59,9 @@ const settings = {
   publications: Number(process.env.FAULTS_PUBLICATIONS ?? 1_000),
   faultRate: Number(process.env.FAULTS_RATE ?? 0.3),
   seed: Number(process.env.FAULTS_SEED ?? 20_261_130),
-  clockRate: Number(process.env.FAULTS_CLOCK_RATE ?? 10),
+  clockRate: Number(process.env.FAULTS_CLOCK_RATE ?? 1),
+  /** The workers' COMM_PUBLISH_RETRY_BACKOFF_MS: retries after 2, 4, 8 and 16 s. */
+  publishBackoffMs: Number(process.env.FAULTS_PUBLISH_BACKOFF_MS ?? 2_000),
   /** From the moment the load is accepted and the last fault injected, to everything terminal. */
   deadlineMs: Number(process.env.FAULTS_DEADLINE_MS ?? 300_000),
   /** Shorter than the 30 s default so that the jobs of a killed worker come back quickly. */
@@ -210,6 +216,7 @@ describe.skipIf(!databaseUrl)('the service under faults (3 processes, real Postg
         env: async (generation) => ({
           ...(await common(`${name}-g${generation}`)),
           COMM_ROLES: 'worker',
+          COMM_PUBLISH_RETRY_BACKOFF_MS: String(settings.publishBackoffMs),
           FAULTS_CLOCK_EPOCH: String(clockEpoch),
           FAULTS_CLOCK_RATE: String(settings.clockRate),
         }),
@@ -553,7 +560,7 @@ describe.skipIf(!databaseUrl)('the service under faults (3 processes, real Postg
       lines.push('', title, ...table(rows));
     };
     print('Run', [
-      ['seed', settings.seed, 'fault rate', settings.faultRate, 'worker clock', `x${settings.clockRate}`],
+      ['seed', settings.seed, 'fault rate', settings.faultRate, 'worker clock', `x${settings.clockRate}`, 'publish backoff', `${settings.publishBackoffMs} ms`],
       ['submitted at', `${seconds(submittedAt)} s`, 'faults done at', `${seconds(faultsDoneAt)} s`, 'all terminal at', `${seconds(terminalAt)} s`],
       ['finished at', `${seconds(finishedAt)} s`, 'notify retries', notifyRetries, 'publish retries', publishRetries],
     ]);

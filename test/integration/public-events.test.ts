@@ -4,6 +4,9 @@ import { campaignStreamId } from '../../src/commands/campaign-routes.js';
 import { notificationStreamId } from '../../src/commands/notification-routes.js';
 import { publicationStreamId } from '../../src/commands/publication-routes.js';
 import { campaignEvents } from '../../src/domain/campaign.js';
+import { campaignPerformanceEvents, performanceStreamId } from '../../src/domain/campaign-performance.js';
+import { conversionEvents, conversionStreamId } from '../../src/domain/conversion.js';
+import { spendEvents, spendStreamId } from '../../src/domain/spend.js';
 import { consentEvents, consentStreamId } from '../../src/domain/consent.js';
 import { engagementStreamId } from '../../src/domain/engagement.js';
 import { engagementEvents } from '../../src/domain/engagement-events.js';
@@ -15,7 +18,17 @@ import { categoryOf } from '../../src/infrastructure/event-store/event-store.js'
 import { publicEventFor, publicEvents, snakeCase } from '../../src/integration/public-events.js';
 import { recipientHash } from '../../src/integration/recipient-hash.js';
 
-const catalogues: EventCatalogue[] = [campaignEvents, publicationEvents, notificationEvents, engagementEvents, platformConnectionEvents, consentEvents];
+const catalogues: EventCatalogue[] = [
+  campaignEvents,
+  publicationEvents,
+  notificationEvents,
+  engagementEvents,
+  platformConnectionEvents,
+  consentEvents,
+  conversionEvents,
+  spendEvents,
+  campaignPerformanceEvents,
+];
 const at = '2025-04-12T15:30:45.000Z';
 const email = 'Marie.Dupont@example.fr';
 
@@ -47,15 +60,24 @@ describe('public events', () => {
       'engagement.engagement_measured',
       'connection.platform_authorization_failed',
       'connection.platform_connection_restored',
+      'connection.platform_connected',
+      'connection.platform_connection_needs_reconnect',
+      'connection.platform_token_expiring',
+      'conversion.conversion_attributed',
+      'spend.spend_recorded',
+      'performance.campaign_threshold_reached',
+      'performance.campaign_underperforming',
+      'performance.campaign_budget_consumed',
       'consent.consent_granted',
       'consent.consent_withdrawn',
       'consent.recipient_suppressed',
       'consent.suppression_released',
+      'consent.recipient_erased',
     ]);
   });
 
   it('leave out the working steps, templates, interactions and operations events', () => {
-    for (const type of ['PlatformPublishingStarted', 'EngagementInteractionReceived', 'TemplateVersionPublished', 'SecurityAlertRaised', 'ExternalServiceUnhealthy']) {
+    for (const type of ['PlatformPublishingStarted', 'PlatformTokenRefreshed', 'EngagementInteractionReceived', 'TemplateVersionPublished', 'SecurityAlertRaised', 'ExternalServiceUnhealthy']) {
       expect(publicEventFor(type)).toBeUndefined();
     }
   });
@@ -76,6 +98,9 @@ describe('public events', () => {
       engagement: categoryOf(engagementStreamId(randomUUID())),
       connection: categoryOf(connectionStreamId('facebook')),
       consent: categoryOf(consentStreamId(email, 'email')),
+      conversion: categoryOf(conversionStreamId(randomUUID())),
+      spend: categoryOf(spendStreamId(randomUUID())),
+      performance: categoryOf(performanceStreamId(randomUUID())),
     };
     for (const event of publicEvents) expect(categories[event.aggregate], event.type).toBe(event.aggregate);
   });
@@ -127,11 +152,16 @@ describe('public events', () => {
   });
 
   it('give every consent event with the recipient hash instead of the recipient', () => {
-    for (const type of Object.keys(consentEvents)) {
+    for (const type of Object.keys(consentEvents).filter((t) => t !== 'RecipientErased')) {
       const data = payload(type, { recipient: email, channel: 'email', source: 'unsubscribe_link', at, reason: 'unsubscribe' });
       expect(data, type).not.toHaveProperty('recipient');
       expect(data.recipient_hash).toBe(consentStreamId(email, 'email').slice('consent-'.length));
     }
+  });
+
+  it('give an erasure as recorded: it never held more than the recipient hash', () => {
+    const recipient_hash = consentStreamId(email, 'email').slice('consent-'.length);
+    expect(payload('RecipientErased', { recipient_hash, channel: 'email', source: 'crm', at })).toEqual({ recipient_hash, channel: 'email', source: 'crm', at });
   });
 
   it('pass the other events as recorded', () => {

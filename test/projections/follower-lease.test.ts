@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql as rawSql } from 'kysely';
+import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createKysely, migrateToLatest, type SharedDatabase } from '../../src/infrastructure/database/kysely.js';
 import type { SqlClient } from '../../src/infrastructure/database/sql-client.js';
@@ -7,7 +8,7 @@ import { createPostgresEventStore } from '../../src/infrastructure/event-store/p
 import type { EventStore } from '../../src/infrastructure/event-store/event-store.js';
 import { createLogger } from '../../src/infrastructure/logging/logger.js';
 import { checkpointMigrations, readCheckpoint } from '../../src/projections/checkpoints.js';
-import { followerLeasesFor, leaseKey, singleProcessLeases, type FollowerLeases } from '../../src/projections/follower-lease.js';
+import { AdvisoryLockLeases, followerLeasesFor, leaseKey, singleProcessLeases, type FollowerLeases } from '../../src/projections/follower-lease.js';
 import type { Projection } from '../../src/projections/projection.js';
 import { Projector } from '../../src/projections/projector.js';
 import { databaseUrl, pgliteDatabase, postgresDatabase } from '../support/databases.js';
@@ -178,6 +179,32 @@ describe.skipIf(!databaseUrl)('follower leases on PostgreSQL', () => {
     await second.close();
     expect(await first.tryAcquire('x')).not.toBeNull();
     expect(await first.tryAcquire('y')).not.toBeNull();
+  });
+
+  it('sends one query at a time on its connection when many followers ask at once', async () => {
+    const s = await setup();
+    let running = 0;
+    let most = 0;
+    const leases = new AdvisoryLockLeases(() => {
+      const client = new pg.Client({ ...s.sql.pool.options });
+      const query = client.query.bind(client) as (text: string, params?: unknown[]) => Promise<unknown>;
+      // Counts the queries pg was handed and has not answered yet: pg deprecates handing it a second one.
+      (client as unknown as { query: typeof query }).query = async (text, params) => {
+        running++;
+        most = Math.max(most, running);
+        try {
+          return await query(text, params);
+        } finally {
+          running--;
+        }
+      };
+      return client;
+    }, s.sql.schema);
+    cleanups.push(() => leases.close());
+    const granted = await Promise.all(Array.from({ length: 12 }, (_, i) => leases.tryAcquire(`follower-${i}`)));
+    expect(granted.every((lease) => lease !== null)).toBe(true);
+    await Promise.all(granted.map((lease) => lease!.release()));
+    expect(most).toBe(1);
   });
 
   it('keeps leases of other schemas apart: each service instance has its own checkpoints', async () => {

@@ -85,4 +85,41 @@ describe.each(testDatabases())('reactor on $name', (database) => {
     expect(new Set(handled).size).toBe(2);
     await store.close();
   });
+
+  it('inOrderPerStream: streams handled at once, the events of each stream in the order recorded', async () => {
+    const { store, db } = await setup();
+    const streams = Array.from({ length: 4 }, () => `order-${randomUUID()}`);
+    for (let revision = 0; revision < 5; revision++) {
+      for (const stream of streams) {
+        await store.append(stream, [{ id: randomUUID(), type: 'Step', data: { revision }, metadata: {} }], { expectedRevision: revision === 0 ? 'no_stream' : revision - 1 });
+      }
+    }
+    const seen = new Map<string, number[]>();
+    let running = 0;
+    let mostAtOnce = 0;
+    const reactor = new Reactor(
+      store,
+      db,
+      {
+        name: 'ordered',
+        filter: { categories: ['order'] },
+        handle: async (e) => {
+          running++;
+          mostAtOnce = Math.max(mostAtOnce, running);
+          // Later events of a stream finish sooner: only the per-stream order keeps them in sequence.
+          await new Promise((r) => setTimeout(r, 10 - e.revision * 2));
+          seen.set(e.streamId, [...(seen.get(e.streamId) ?? []), e.revision]);
+          running--;
+        },
+      },
+      logger,
+      { concurrency: 8, inOrderPerStream: true, batchSize: 100 },
+    );
+    await reactor.start();
+    await until(() => [...seen.values()].reduce((n, r) => n + r.length, 0) === 20);
+    await reactor.stop();
+    for (const stream of streams) expect(seen.get(stream)).toEqual([0, 1, 2, 3, 4]);
+    expect(mostAtOnce).toBeGreaterThan(1);
+    await store.close();
+  });
 });

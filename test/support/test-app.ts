@@ -60,6 +60,8 @@ export async function startTestApp(
     LOG_LEVEL: 'silent',
     COMM_OUTBOUND_ALLOWLIST: testOutboundAllowlist,
     COMM_ENCRYPTION_KEY: testEncryptionKey,
+    // Campaigns move on their dates only in the tests that ask for it: others set up campaigns of any date.
+    COMM_CAMPAIGN_CLOCK_MS: '0',
     ...options.env,
   });
   const sql = await database.create();

@@ -77,6 +77,19 @@ describe('webhook payloads', () => {
     });
   });
 
+  it('turns the performance alerts into campaign.threshold_reached and campaign.underperforming', () => {
+    const campaign_id = randomUUID();
+    const alert = { campaign_id, metric: 'open_rate', operator: '>=', threshold: 0.25, value: 0.31, sample_size: 120, min_sample: 50, evaluated_at: '2025-04-12T15:30:45.000Z' };
+    const data = { campaign_id, metric: 'open_rate', operator: '>=', threshold: 0.25, value: 0.31, sample_size: 120, evaluated_at: '2025-04-12T15:30:45.000Z' };
+    expect(webhookMessageFor(recorded('CampaignThresholdReached', alert))).toEqual({ event_type: 'campaign.threshold_reached', timestamp: '2025-04-12T15:30:45Z', data });
+    expect(webhookMessageFor(recorded('CampaignUnderperforming', { ...alert, value: 0.12 }))).toEqual({
+      event_type: 'campaign.underperforming',
+      timestamp: '2025-04-12T15:30:45Z',
+      data: { ...data, value: 0.12 },
+    });
+    expect(webhookMessageFor(recorded('CampaignBudgetConsumed', { campaign_id, threshold: 0.8 }))).toBeNull();
+  });
+
   it('throws on data that does not parse, so that the fan-out can log and skip it', () => {
     expect(() => webhookMessageFor(recorded('PlatformPublished', { publication_id: publicationId }))).toThrow();
   });

@@ -37,8 +37,8 @@ interface Stored {
   json: string;
   headers: Record<string, string>;
   deliveries: number;
-  /** held: a handler has it; delayed: waiting for its backoff. */
-  state: 'ready' | 'held' | 'delayed';
+  /** held: a handler has it; delayed: waiting for its backoff; gone: acked or dead-lettered. */
+  state: 'ready' | 'held' | 'delayed' | 'gone';
 }
 
 interface Worker {
@@ -53,6 +53,36 @@ interface Group {
   subjects: string[];
   workers: Worker[];
   next: number;
+  /** Its messages ready for delivery, oldest first (entries no longer ready are skipped when reached). */
+  ready: Queue;
+}
+
+/** A FIFO whose take is O(1) (Array.shift is not, on tens of thousands of jobs). */
+class Queue {
+  private items: Stored[] = [];
+  private head = 0;
+
+  push(message: Stored): void {
+    this.items.push(message);
+  }
+
+  take(): Stored | undefined {
+    const message = this.items[this.head];
+    if (message === undefined) return undefined;
+    this.items[this.head++] = undefined as unknown as Stored;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return message;
+  }
+
+  drain(): Stored[] {
+    const rest = this.items.slice(this.head);
+    this.items = [];
+    this.head = 0;
+    return rest;
+  }
 }
 
 export function createInProcessBus(options: InProcessBusOptions = {}): MessageBus {
@@ -60,7 +90,11 @@ export function createInProcessBus(options: InProcessBusOptions = {}): MessageBu
   const windowMs = options.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS;
   const onError = options.onError ?? ((error, context) => console.error(`[in-process bus] ${context}`, error));
   // Work-queue storage: a message stays here, in publish order, until acked or dead-lettered.
-  const stored: Stored[] = [];
+  const stored = new Set<Stored>();
+  // Ready messages no durable's filter matches yet: they wait for a consumer, as on a JetStream work-queue stream.
+  let unrouted: Stored[] = [];
+  // Which durable takes a subject (filters of durables do not overlap, so at most one).
+  const routes = new Map<string, Group | null>();
   // msgId -> expiry; insertion order is expiry order since the window is constant.
   const seen = new Map<string, number>();
   const groups = new Map<string, Group>();
@@ -78,14 +112,44 @@ export function createInProcessBus(options: InProcessBusOptions = {}): MessageBu
     }
     if (seen.has(id)) return false;
     seen.set(id, now + windowMs);
-    stored.push({ id, subject, json, headers, deliveries: 0, state: 'ready' });
-    schedulePump();
+    const message: Stored = { id, subject, json, headers, deliveries: 0, state: 'delayed' };
+    stored.add(message);
+    makeReady(message);
     return true;
   }
 
   function remove(message: Stored): void {
-    const index = stored.indexOf(message);
-    if (index >= 0) stored.splice(index, 1);
+    message.state = 'gone';
+    stored.delete(message);
+  }
+
+  function groupOf(subject: string): Group | null {
+    let group = routes.get(subject);
+    if (group === undefined) {
+      group = [...groups.values()].find((g) => g.subjects.some((f) => subjectMatches(f, subject))) ?? null;
+      routes.set(subject, group);
+    }
+    return group;
+  }
+
+  function makeReady(message: Stored): void {
+    if (message.state === 'gone') return;
+    message.state = 'ready';
+    const group = groupOf(message.subject);
+    if (group) group.ready.push(message);
+    else unrouted.push(message);
+    schedulePump();
+  }
+
+  /** A durable appeared or changed its filter: every ready message finds its queue again. */
+  function reroute(): void {
+    routes.clear();
+    const waiting = [...unrouted, ...[...groups.values()].flatMap((g) => g.ready.drain())];
+    unrouted = [];
+    // Publish order, as the messages were stored.
+    const order = new Map([...stored].map((m, index) => [m, index]));
+    waiting.sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
+    for (const message of new Set(waiting)) if (message.state === 'ready') makeReady(message);
   }
 
   // Deliver from a microtask, so publish() and settles never run handlers synchronously.
@@ -100,21 +164,21 @@ export function createInProcessBus(options: InProcessBusOptions = {}): MessageBu
 
   function pump(): void {
     for (const group of groups.values()) {
-      // A snapshot: handlers start synchronously and may ack (splice) or publish (push) meanwhile.
-      for (const message of [...stored]) {
-        if (message.state !== 'ready' || !group.subjects.some((f) => subjectMatches(f, message.subject))) continue;
-        const worker = takeWorker(group);
-        if (!worker) break;
+      for (let worker = takeWorker(group); worker; worker = takeWorker(group)) {
+        let message = group.ready.take();
+        while (message && message.state !== 'ready') message = group.ready.take();
+        if (!message) break;
         message.state = 'held';
         message.deliveries += 1;
-        worker.free -= 1;
-        const job = worker.run(message);
+        const taken = worker;
+        taken.free -= 1;
+        const job = taken.run(message);
         const done = job.done.finally(() => {
-          worker.free += 1;
-          worker.inFlight.delete(done);
+          taken.free += 1;
+          taken.inFlight.delete(done);
           schedulePump();
         });
-        worker.inFlight.set(done, job.handBack);
+        taken.inFlight.set(done, job.handBack);
       }
     }
   }
@@ -132,16 +196,15 @@ export function createInProcessBus(options: InProcessBusOptions = {}): MessageBu
   }
 
   function redeliverLater(message: Stored, delayMs: number): void {
+    if (message.state === 'gone') return;
     if (delayMs === 0) {
-      message.state = 'ready';
-      schedulePump();
+      makeReady(message);
       return;
     }
     message.state = 'delayed';
     const timer = setTimeout(() => {
       timers.delete(timer);
-      message.state = 'ready';
-      schedulePump();
+      makeReady(message);
     }, delayMs);
     timer.unref(); // a pending retry must not keep the process alive
     timers.add(timer);
@@ -172,9 +235,12 @@ export function createInProcessBus(options: InProcessBusOptions = {}): MessageBu
         const clash = other.subjects.find((a) => subjects.some((b) => filtersOverlap(a, b)));
         if (name !== durable && clash) throw new Error(`Filter of durable '${durable}' overlaps '${name}' (${clash})`);
       }
-      const group = groups.get(durable) ?? { subjects, workers: [], next: 0 };
+      const known = groups.get(durable);
+      const group = known ?? { subjects, workers: [], next: 0, ready: new Queue() };
+      const changed = !known || known.subjects.join('\n') !== subjects.join('\n');
       group.subjects = [...subjects];
       groups.set(durable, group);
+      if (changed) reroute();
       const limits = {
         maxDeliver: consumeOptions.maxDeliver ?? consumeDefaults.maxDeliver,
         backoffMs: consumeOptions.backoffMs ?? consumeDefaults.backoffMs,
@@ -241,7 +307,7 @@ export function createInProcessBus(options: InProcessBusOptions = {}): MessageBu
         dead.set(original, (dead.get(original) ?? 0) + 1);
       }
       const queues = [...groups].map(([name, group]) => {
-        const mine = stored.filter((m) => group.subjects.some((f) => subjectMatches(f, m.subject)));
+        const mine = [...stored].filter((m) => group.subjects.some((f) => subjectMatches(f, m.subject)));
         return {
           name,
           subjects: [...group.subjects],

@@ -19,6 +19,7 @@ import {
   RetentionPolicy,
   StorageType,
   type ConsumerInfo,
+  type ConsumerMessages,
   type ConsumerUpdateConfig,
   type JetStreamManager,
   type JsMsg,
@@ -51,23 +52,33 @@ export interface JetStreamBusOptions {
   duplicateWindowMs?: number;
   /** Connection name shown by the server (monitoring). */
   name?: string;
+  /**
+   * How the stream keeps messages when this bus has to create it: 'workqueue' (default; the job queues: a message is
+   * gone once acked) or 'limits' (kept for every consumer: another module's events, which several modules read).
+   * A stream that exists already is used as it is.
+   */
+  retention?: 'workqueue' | 'limits';
   /** Where errors that cannot be thrown to a caller go (a settle failing, the connection dying). Default: console.error. */
   onError?: (error: unknown, context: string) => void;
 }
 
 export const DEFAULT_STREAM_NAME = 'COMM_JOBS';
 
+/** How long one pull waits for messages when the queue has fewer than the free handlers (JetStream's minimum is 1 s). */
+const FETCH_EXPIRES_MS = 5_000;
+
 export async function createJetStreamBus(options: JetStreamBusOptions): Promise<MessageBus> {
   const stream = options.streamName ?? DEFAULT_STREAM_NAME;
   const prefix = options.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX;
   const onError = options.onError ?? ((error, context) => console.error(`[jetstream bus] ${context}`, error));
   // Reconnect forever: a NATS restart must look like a pause to the service, not a crash.
-  const nc = await connect({ servers: options.servers, name: options.name ?? 'comm-bus', maxReconnectAttempts: -1 });
+  // noAsyncTraces: every request (a publish ack, an ackAck) would otherwise build an Error for its stack trace.
+  const nc = await connect({ servers: options.servers, name: options.name ?? 'comm-bus', maxReconnectAttempts: -1, noAsyncTraces: true });
   void nc.closed().then((error) => error && onError(error, 'connection closed'));
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   try {
-    await ensureStream(jsm, stream, prefix, options.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS);
+    await ensureStream(jsm, stream, prefix, options.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS, options.retention ?? 'workqueue');
   } catch (error) {
     await nc.close();
     throw error;
@@ -129,11 +140,17 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
       await ensureConsumer(jsm, stream, durable, {
         ack_wait: nanos(ackWaitMs),
         max_deliver: -1,
+        // Unlimited: a message nak'ed with a delay (a retry backoff, a provider's Retry-After, quiet hours until the
+        // morning) counts as unacknowledged until it comes back, and at the server's default of 1000 such messages
+        // the durable stops delivering anything, fresh jobs included. How many run at once is the client's
+        // concurrency, which each pull asks for no more than.
+        // An ordered durable delivers one message at a time whichever process asks: the next waits for the ack.
+        max_ack_pending: consumeOptions.ordered ? 1 : -1,
         // Exactly one of the two may be set; undefined removes the other one on update.
         filter_subject: subjects.length === 1 ? subjects[0] : undefined,
         filter_subjects: subjects.length === 1 ? undefined : subjects,
       });
-      const messages = await (await js.consumers.get(stream, durable)).consume({ max_messages: concurrency });
+      const pull = await js.consumers.get(stream, durable);
 
       // Each handler's promise → how to hand its message back (see stop).
       const inFlight = new Map<Promise<void>, () => Promise<void>>();
@@ -166,11 +183,32 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
       };
       // Fetched but not started when stop() came: handed straight back to another consumer.
       const unstarted: JsMsg[] = [];
+      let batch: ConsumerMessages | undefined;
+      // Each pull asks for as many messages as there are free handlers, so every message this process holds is being
+      // handled and kept alive. A client-side buffer (consume()) held messages that waited for a handler with no
+      // keepalive: past ack_wait the server handed them to another worker as well, and both ran them.
       const loop = (async () => {
-        for await (const m of messages) {
-          while (inFlight.size >= concurrency && !stopping) await Promise.race([...inFlight.keys(), stopRequested]);
-          if (stopping) unstarted.push(m);
-          else start(m);
+        while (!stopping) {
+          if (inFlight.size >= concurrency) {
+            await Promise.race([...inFlight.keys(), stopRequested]);
+            continue;
+          }
+          try {
+            batch = await pull.fetch({ max_messages: concurrency - inFlight.size, expires: FETCH_EXPIRES_MS });
+            // close() settles once the messages are read to the end, which the loop below does.
+            if (stopping) void batch.close().catch((error: unknown) => onError(error, `closing consumer ${durable}`));
+            for await (const m of batch) {
+              if (stopping) unstarted.push(m);
+              else start(m);
+            }
+          } catch (error) {
+            if (stopping) break;
+            // The server is gone or restarting: the connection reconnects by itself; ask again in a moment.
+            onError(error, `consumer ${durable}`);
+            await Promise.race([new Promise((resolve) => setTimeout(resolve, 1_000).unref()), stopRequested]);
+          } finally {
+            batch = undefined;
+          }
         }
       })().catch((error: unknown) => onError(error, `consumer ${durable}`));
 
@@ -179,7 +217,7 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
         (stopped ??= (async () => {
           stopping = true;
           wakeLoop();
-          await messages.close().catch((error: unknown) => onError(error, `closing consumer ${durable}`));
+          void batch?.close().catch((error: unknown) => onError(error, `closing consumer ${durable}`));
           await loop;
           // The server keeps the pull request this consumer leaves open until it next tries to deliver to it, and a
           // message nak'ed meanwhile can get lost on it until its ack wait runs out (seen with nats-server 2.9).
@@ -229,13 +267,13 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
   };
 }
 
-async function ensureStream(jsm: JetStreamManager, name: string, prefix: string, windowMs: number): Promise<void> {
+async function ensureStream(jsm: JetStreamManager, name: string, prefix: string, windowMs: number, retention: 'workqueue' | 'limits'): Promise<void> {
   if (await exists(() => jsm.streams.info(name), JetStreamApiCodes.StreamNotFound)) return;
   await jsm.streams.add({
     name,
     subjects: [`${prefix}.>`],
     // Work queue: a job is stored until one consumer acks it, even if no consumer exists yet.
-    retention: RetentionPolicy.Workqueue,
+    retention: retention === 'limits' ? RetentionPolicy.Limits : RetentionPolicy.Workqueue,
     storage: StorageType.File,
     duplicate_window: nanos(windowMs),
   });

@@ -49,6 +49,12 @@ export interface ConsumeOptions {
   ackWaitMs?: number;
   /** Handlers running at once in this consumer. Default 1. */
   concurrency?: number;
+  /**
+   * One message at a time across every consumer of the durable, in every process, in the order stored (JetStream:
+   * max_ack_pending 1): for messages whose order matters, such as another module's events about one customer.
+   * The in-process bus is one process: concurrency 1 is enough there.
+   */
+  ordered?: boolean;
 }
 
 export interface StopOptions {
@@ -117,6 +123,7 @@ export const consumeDefaults = {
   backoffMs: [1_000, 5_000, 30_000, 120_000],
   ackWaitMs: 30_000,
   concurrency: 1,
+  ordered: false,
 } satisfies Required<Omit<ConsumeOptions, 'durable' | 'subjects'>>;
 
 export function deadLetterSubject(prefix: string, subject: string): string {

@@ -61,6 +61,14 @@ const platformsSchema = z
 
 /** Sends per second allowed to one provider account (token bucket); defaults per provider in provider-router.ts. */
 const ratePerSecond = z.number().positive().max(100_000).optional();
+/**
+ * What one message costs, for spend records, when the provider does not report it (SendGrid, Mailjet, SMTP, push);
+ * for OVH, the price of one SMS credit. In cost_currency (default EUR).
+ */
+const unitCost = {
+  unit_cost: z.number().nonnegative().max(1_000).optional(),
+  cost_currency: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as EUR').optional(),
+};
 
 const emailSchema = z.looseObject({
   provider: z.enum(['sendgrid', 'mailjet', 'smtp']),
@@ -68,17 +76,20 @@ const emailSchema = z.looseObject({
   from_email: z.email(),
   from_name: z.string().default('Le Vieux Moulin'),
   base_url: baseUrl,
+  ...unitCost,
 });
 const smsSchema = z.looseObject({
   provider: z.enum(['twilio', 'ovh']),
   rate_per_second: ratePerSecond,
   from_number: z.string().min(1),
   base_url: baseUrl,
+  ...unitCost,
 });
 const pushSchema = z.looseObject({
   provider: z.enum(['webpush', 'fcm']),
   rate_per_second: ratePerSecond,
   base_url: baseUrl,
+  ...unitCost,
 });
 
 const notificationsSchema = z

@@ -27,6 +27,21 @@ export const envSchema = z.object({
   COMM_EVENTS_STREAM: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('COMM_EVENTS'),
   /** Their subjects: `<prefix>.<aggregate>.<event>`. Change it only to run a second environment on the same NATS. */
   COMM_EVENTS_SUBJECT_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'dot-separated tokens, no wildcards').default('communication.events'),
+  /** The CRM module's JetStream stream, read through the durable consumer COMM_CRM_DURABLE (docs/asyncapi.yaml, inbound). */
+  COMM_CRM_STREAM: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('CRM'),
+  /** The CRM's subjects: `<prefix>.customers.created` and the others. Change it only to run a second environment on one NATS. */
+  COMM_CRM_SUBJECT_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'dot-separated tokens, no wildcards').default('crm'),
+  COMM_CRM_DURABLE: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('communication'),
+  /** The central server's JetStream stream, read through the durable COMM_CENTRAL_DURABLE (central.conversions.recorded). */
+  COMM_CENTRAL_STREAM: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('CENTRAL'),
+  /** The central server's subjects: `<prefix>.conversions.recorded`. Change it only to run a second environment on one NATS. */
+  COMM_CENTRAL_SUBJECT_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'dot-separated tokens, no wildcards').default('central'),
+  COMM_CENTRAL_DURABLE: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('communication'),
+  /**
+   * How often scheduled campaigns whose start date came are activated, and active ones whose end date passed completed
+   * (0: never; campaigns then move only through their routes).
+   */
+  COMM_CAMPAIGN_CLOCK_MS: z.coerce.number().int().min(0).max(3_600_000).default(15_000),
   /** The address providers and customers reach this service at: callback signatures, unsubscribe links. */
   COMM_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** Encrypts and signs unsubscribe links (32+ characters); unset: generated once and kept in the data dir. */
@@ -53,6 +68,8 @@ export const envSchema = z.object({
     .transform((value) => new Set(value.split(',').map((role) => role.trim()) as ('api' | 'projector' | 'worker')[])),
   /** How long a job held by a worker that stopped answering waits before another worker gets it (JetStream). */
   COMM_JOB_ACK_WAIT_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(30_000),
+  /** The pause before a failed publication platform's first retry, doubled for each later one (at most 1 h). */
+  COMM_PUBLISH_RETRY_BACKOFF_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
   /**
    * On SIGTERM, how long jobs under way may finish before they are handed back to another worker. The whole shutdown
    * is cut off at 15 s, so this leaves room for the rest.
@@ -101,6 +118,10 @@ export const envSchema = z.object({
     .transform((value) => value === 'true'),
   /** Between two heartbeat rounds (a cheap authenticated call to each platform and provider). */
   COMM_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
+  /** Between two rounds of the OAuth token refresher (worker role). */
+  COMM_TOKEN_REFRESH_INTERVAL_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(300_000),
+  /** An OAuth access token expiring within this many seconds is refreshed (X's live 2 hours, Google's 1 hour). */
+  COMM_TOKEN_REFRESH_MARGIN_SECONDS: z.coerce.number().int().min(60).max(86_400).default(1_800),
   /** A projection or reactor this far behind (its oldest unhandled event, in seconds) makes the status degraded. */
   COMM_STATUS_MAX_LAG_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -52,6 +52,12 @@ export interface AppendOptions {
   expectedRevision: ExpectedRevision;
 }
 
+/** One stream's part of an appendMany. */
+export interface StreamAppend extends AppendOptions {
+  streamId: string;
+  events: EventData[];
+}
+
 export interface AppendResult {
   /** Revision of the last event now in the stream: pass it as expectedRevision for the next append. */
   nextExpectedRevision: number;
@@ -98,8 +104,21 @@ export interface EventSubscription extends AsyncIterable<RecordedEvent[]> {
 
 export interface EventStore {
   append(streamId: string, events: EventData[], options: AppendOptions): Promise<AppendResult>;
+  /**
+   * Appends to several streams in one call (a campaign requesting thousands of notifications), each checked as append()
+   * checks it, with one result per append in the same order. The first append that fails throws as append() would.
+   * PostgreSQL and PGlite write all of them in one transaction, or none; KurrentDB has no transaction across streams and
+   * appends them one after the other, so a failure there leaves the earlier ones written. Either way, calling again with
+   * the same event ids is harmless: appends already stored are repeats.
+   */
+  appendMany(appends: StreamAppend[]): Promise<AppendResult[]>;
   /** Events of one stream in revision order; an empty array when the stream does not exist. */
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  /**
+   * Several whole streams at once (a worker loading the dozens of notifications it was just handed), each in revision
+   * order; a stream that does not exist maps to an empty array.
+   */
+  readStreams(streamIds: string[]): Promise<Map<string, RecordedEvent[]>>;
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
   subscribe(options?: SubscribeOptions): EventSubscription;
   /** Position of the last event visible to readers, or null when the store is empty. */

@@ -23,6 +23,7 @@ import {
   type ReadAllOptions,
   type ReadStreamOptions,
   type RecordedEvent,
+  type StreamAppend,
   type SubscribeOptions,
 } from './event-store.js';
 import {
@@ -117,6 +118,13 @@ class KurrentDbEventStore implements EventStore {
     return { nextExpectedRevision, position };
   }
 
+  /** KurrentDB has no transaction across streams: one append after the other (see the port for what that means). */
+  async appendMany(appends: StreamAppend[]): Promise<AppendResult[]> {
+    const results: AppendResult[] = [];
+    for (const { streamId, events, expectedRevision } of appends) results.push(await this.append(streamId, events, { expectedRevision }));
+    return results;
+  }
+
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
     const limit = limitOf(options.maxCount);
     const fromRevision = toClientRevision(options.fromRevision ?? 0, 'fromRevision');
@@ -133,6 +141,13 @@ class KurrentDbEventStore implements EventStore {
       throw error;
     }
     return events;
+  }
+
+  async readStreams(streamIds: string[]): Promise<Map<string, RecordedEvent[]>> {
+    // KurrentDB reads one stream per call; the gRPC channel multiplexes them.
+    const unique = [...new Set(streamIds)];
+    const read = await Promise.all(unique.map(async (id) => [id, await this.readStream(id)] as const));
+    return new Map(read);
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {

@@ -13,6 +13,7 @@ import {
   type ReadAllOptions,
   type ReadStreamOptions,
   type RecordedEvent,
+  type StreamAppend,
   type SubscribeOptions,
 } from './event-store.js';
 import {
@@ -127,6 +128,52 @@ class PgEventStore implements PostgresEventStore {
     };
   }
 
+  async appendMany(appends: StreamAppend[]): Promise<AppendResult[]> {
+    if (appends.length === 0) return [];
+    const everyId = appends.flatMap((a) => a.events.map((e) => e.id));
+    if (new Set(everyId).size !== everyId.length) {
+      const repeated = duplicates(everyId);
+      const culprit = appends.find((a) => a.events.some((e) => repeated.includes(e.id)))!;
+      throw new EventIdConflictError(culprit.streamId, repeated);
+    }
+    const payload = JSON.stringify(
+      appends.map(({ streamId, events, expectedRevision }) => {
+        const [kind, revision] = expectation(expectedRevision);
+        if (events.length === 0) throw new RangeError(`Stream ${streamId}: an append needs at least one event`);
+        return {
+          stream_id: streamId,
+          expected_kind: kind,
+          expected_revision: revision,
+          events: events.map((e) => ({ id: e.id, type: e.type, data: e.data, metadata: e.metadata })),
+        };
+      }),
+    );
+    const call = () =>
+      this.sql.query<{ o_index: number; o_revision: string; o_commit: string; o_prepare: string }>(
+        'SELECT o_index, o_revision, o_commit, o_prepare FROM es_append_many($1::jsonb)',
+        [payload],
+      );
+    let result;
+    try {
+      // As in append: ids inserted by a concurrent append that committed after our check are seen on a second run.
+      result = await call().catch((error: unknown) => {
+        if (isEventIdViolation(error)) return call();
+        throw error;
+      });
+    } catch (error) {
+      const failed = appends.find((a) => a.streamId === (error as { hint?: string }).hint) ?? appends[0]!;
+      throw toTypedError(error, failed.streamId, failed.expectedRevision, failed.events.map((e) => e.id));
+    }
+    this.wake();
+    this.announce();
+    return result.rows
+      .sort((a, b) => Number(a.o_index) - Number(b.o_index))
+      .map((row) => ({
+        nextExpectedRevision: Number(row.o_revision),
+        position: { commit: BigInt(row.o_commit), prepare: BigInt(row.o_prepare) },
+      }));
+  }
+
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
     // Not fenced: a command handler must read its own stream's latest committed state.
     const result = await this.sql.query<EventRow>(
@@ -136,6 +183,18 @@ class PgEventStore implements PostgresEventStore {
       [streamId, options.fromRevision ?? 0, limitOf(options.maxCount)],
     );
     return result.rows.map(toRecordedEvent);
+  }
+
+  async readStreams(streamIds: string[]): Promise<Map<string, RecordedEvent[]>> {
+    const streams = new Map<string, RecordedEvent[]>(streamIds.map((id) => [id, []]));
+    if (streamIds.length === 0) return streams;
+    // Not fenced, as readStream.
+    const result = await this.sql.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM es_events WHERE stream_id = ANY ($1::text[]) ORDER BY stream_id, stream_revision`,
+      [[...streams.keys()]],
+    );
+    for (const row of result.rows) streams.get(row.stream_id)?.push(toRecordedEvent(row));
+    return streams;
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {

@@ -1,4 +1,4 @@
-import { WrongExpectedRevisionError, type AppendOptions, type EventData, type EventStore } from '../event-store/event-store.js';
+import { WrongExpectedRevisionError, type AppendOptions, type EventData, type EventStore, type StreamAppend } from '../event-store/event-store.js';
 import type { Metrics } from './metrics.js';
 
 /** The store, with every append counted and timed; everything else passes straight through. */
@@ -18,7 +18,22 @@ export function withAppendMetrics(store: EventStore, metrics: Metrics): EventSto
         stopTimer();
       }
     },
+    async appendMany(appends: StreamAppend[]) {
+      const stopTimer = metrics.appendDuration.startTimer();
+      try {
+        const results = await store.appendMany(appends);
+        metrics.appends.inc({ outcome: 'ok' }, appends.length);
+        metrics.appendedEvents.inc(appends.reduce((sum, a) => sum + a.events.length, 0));
+        return results;
+      } catch (error) {
+        metrics.appends.inc({ outcome: error instanceof WrongExpectedRevisionError ? 'conflict' : 'error' });
+        throw error;
+      } finally {
+        stopTimer();
+      }
+    },
     readStream: (streamId, options) => store.readStream(streamId, options),
+    readStreams: (streamIds) => store.readStreams(streamIds),
     readAll: (options) => store.readAll(options),
     subscribe: (options) => store.subscribe(options),
     headPosition: () => store.headPosition(),

@@ -27,10 +27,26 @@ export async function vaultAccessTokens(vault: Pick<SecretVault, 'get' | 'list'>
 
 export function vaultTokenProvider(vault: SecretReader, name: string, configured: string | undefined): AccessTokenProvider {
   return async () => {
-    const token = (await vault.get(name)) ?? configured;
+    const token = (await readRetrying(() => vault.get(name))) ?? configured;
     if (token === undefined) throw new Error(`no ${name} in the token vault`);
     return token;
   };
+}
+
+/**
+ * The vault is read at every platform call. A read that fails (a database connection dropped under it: the pool's
+ * next connection works) is tried again before it fails the call: the connectors take a provider that throws for a
+ * missing token, and an auth failure holds the post back for 15 minutes and raises an alert.
+ */
+async function readRetrying<T>(read: () => Promise<T>, pausesMs = [100, 500]): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await read();
+    } catch (error) {
+      if (attempt >= pausesMs.length) throw error;
+      await new Promise((resolve) => setTimeout(resolve, pausesMs[attempt]));
+    }
+  }
 }
 
 function signsWithOAuth1(platform: Platform, entry: Record<string, unknown>): boolean {

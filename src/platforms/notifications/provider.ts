@@ -70,6 +70,9 @@ export class ProviderError extends Error {
   }
 }
 
+/** What a provider says it charged for one message: money (Twilio), or its own credits (OVH). */
+export type ReportedPrice = { amount: number; currency: string; segments?: number } | { credits: number };
+
 export interface NotificationProvider {
   /** e.g. 'sendgrid', 'twilio'. */
   readonly name: string;
@@ -77,6 +80,11 @@ export interface NotificationProvider {
   send(message: OutgoingMessage): Promise<SendResult>;
   /** A cheap authenticated call, for heartbeats; resolves when the provider answers. */
   check?(): Promise<void>;
+  /**
+   * What the provider charged for a message it sent, for providers that say (Twilio, OVH); null while it does not
+   * know yet (Twilio fills the price in some time after sending).
+   */
+  lookUpPrice?(providerMessageId: string): Promise<ReportedPrice | null>;
 }
 
 /** Parses Retry-After (seconds or an HTTP date) into milliseconds. */

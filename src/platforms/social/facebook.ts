@@ -11,6 +11,7 @@ import {
   type GraphClient,
 } from './graph-api.js';
 import { parseConfig, sameText } from './http.js';
+import type { PlatformCalls } from './platform-calls.js';
 
 /**
  * Facebook Pages through the Graph API, posting as the Page with a Page access token.
@@ -37,6 +38,8 @@ export interface FacebookConnectorOptions {
   timeoutMs?: number;
   /** When given, overrides config.access_token (the token vault plugs in here). */
   accessToken?: () => Promise<string>;
+  /** How each HTTP call is made (retries, circuit breaker); default once, as it is. */
+  calls?: PlatformCalls;
 }
 
 export const facebookPostInsightMetrics = ['post_media_view', 'post_total_media_view_unique', 'post_clicks'] as const;
@@ -60,6 +63,7 @@ export function createFacebookConnector(config: unknown, options: FacebookConnec
     apiRoot: graphApiRoot(cfg.base_url, cfg.api_version),
     accessToken: accessTokenSource('facebook', cfg.access_token, options.accessToken),
     timeoutMs: options.timeoutMs,
+    calls: options.calls,
   });
   const page = cfg.page_id;
 
@@ -73,13 +77,13 @@ export function createFacebookConnector(config: unknown, options: FacebookConnec
         throw new PlatformError('facebook', 'permanent', 'facebook: a Page post carries one video alone, or photos only');
       }
       if (!post.text.trim() && post.mediaUrls.length === 0) throw new PlatformError('facebook', 'permanent', 'facebook: the post has neither text nor media');
-      graph.ensureAvailable();
+      await graph.ensureAvailable();
       const id = kinds[0] === 'video' ? await postVideo(graph, page, post) : await postToFeed(graph, page, post);
       return { postId: id, url: facebookPostUrl(id) };
     },
 
     async findPublished(post: SocialPost, since: Date): Promise<PublishedPost | null> {
-      graph.ensureAvailable();
+      await graph.ensureAvailable();
       const from = since.getTime() - clockSkewMs;
       const items = await readListing<FeedItem>(
         graph,
@@ -92,7 +96,7 @@ export function createFacebookConnector(config: unknown, options: FacebookConnec
     },
 
     async fetchMetrics(postId: string): Promise<EngagementMetrics> {
-      graph.ensureAvailable();
+      await graph.ensureAvailable();
       const counts = await graph.get<PostCounts>(graphPath(postId), { fields: 'reactions.limit(0).summary(true),comments.limit(0).summary(true),shares' });
       const insights = await postInsights(graph, postId);
       return {
@@ -107,7 +111,7 @@ export function createFacebookConnector(config: unknown, options: FacebookConnec
     },
 
     async check(): Promise<void> {
-      graph.ensureAvailable();
+      await graph.ensureAvailable();
       await graph.get(graphPath(page), { fields: 'id,name' });
     },
   };

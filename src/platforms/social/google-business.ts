@@ -2,6 +2,7 @@ import type { AxiosResponse } from 'axios';
 import { z } from 'zod';
 import { mediaKind, PlatformError, type EngagementMetrics, type PlatformErrorClass, type PublishedPost, type SocialConnector, type SocialPost } from './connector.js';
 import { brief, createHttpClient, parseConfig, retryAfterMs, sameText, socialTransportError, trimBaseUrl } from './http.js';
+import { singleCalls, type PlatformCalls } from './platform-calls.js';
 
 /**
  * Google Business Profile local posts (My Business API v4, still the home of localPosts), for one location.
@@ -34,6 +35,8 @@ export interface GoogleBusinessConnectorOptions {
   timeoutMs?: number;
   /** When given, overrides config.access_token (the token vault plugs in here). */
   accessToken?: () => Promise<string>;
+  /** How each HTTP call is made (retries, circuit breaker); default once, as it is. */
+  calls?: PlatformCalls;
 }
 
 /** `since` is our clock and createTime is Google's: a few seconds of difference must not hide the post we look for. */
@@ -60,8 +63,16 @@ export function createGoogleBusinessConnector(config: unknown, options: GoogleBu
   const location = cfg.location_id.replace(/^(accounts\/[^/]+\/)?(locations\/)?/, '');
   const postsPath = `/v4/accounts/${encodeURIComponent(account)}/locations/${encodeURIComponent(location)}/localPosts`;
   const http = createHttpClient(options.timeoutMs);
+  const calls = options.calls ?? singleCalls;
 
-  async function call<T>(method: 'GET' | 'POST', path: string, request: { params?: Record<string, string>; json?: unknown; write?: boolean } = {}): Promise<T> {
+  type Request = { params?: Record<string, string>; json?: unknown; write?: boolean };
+
+  /** Reads may be sent again; the one POST makes the post, and is sent once. */
+  function call<T>(method: 'GET' | 'POST', path: string, request: Request = {}): Promise<T> {
+    return calls.run(() => callOnce<T>(method, path, request), { redoable: method === 'GET' });
+  }
+
+  async function callOnce<T>(method: 'GET' | 'POST', path: string, request: Request): Promise<T> {
     const bearer = await token();
     let response: AxiosResponse<unknown>;
     try {

@@ -1,7 +1,9 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AxiosResponse } from 'axios';
 import type { Platform } from '../../domain/publication-events.js';
 import { PlatformError, type PlatformErrorClass } from './connector.js';
 import { brief, createHttpClient, retryAfterMs, socialTransportError, trimBaseUrl } from './http.js';
+import { singleCalls, type PlatformCalls } from './platform-calls.js';
 
 /**
  * What the Facebook Pages and Instagram connectors share: both speak Meta's Graph API on graph.facebook.com under a
@@ -19,6 +21,13 @@ export const usageThresholdPercent = 90;
 export const defaultBackoffMs = 5 * 60_000;
 /** Waits for refusals that last longer than call-rate throttling (policy block, daily publishing limit). */
 const longBackoffMs = 60 * 60_000;
+/**
+ * A hold this short (a throttling answer whose Retry-After is a few seconds) is waited out when an operation starts,
+ * as the call that got the answer waits before trying again (call-retry.ts), rather than failing the operation. Up to
+ * shortHoldTotalMs in all: a platform that keeps answering "wait" fails the operation as rate_limited.
+ */
+const shortHoldMs = 5_000;
+const shortHoldTotalMs = 15_000;
 
 export interface GraphErrorBody {
   message?: string;
@@ -190,6 +199,8 @@ export interface GraphClientOptions {
   apiRoot: string;
   accessToken: () => Promise<string>;
   timeoutMs?: number;
+  /** How each call is made (retries, breaker); default once, as it is. */
+  calls?: PlatformCalls;
 }
 
 export type GraphParams = Record<string, string | number | boolean>;
@@ -197,14 +208,16 @@ export type GraphParams = Record<string, string | number | boolean>;
 export interface GraphClient {
   /**
    * Throws rate_limited, without calling the platform, while a usage header past 90 % or a throttling answer told us
-   * to stay away. Connectors call it when an operation starts, so an operation already under way (an Instagram
-   * container being processed) is allowed to finish on the remaining headroom.
+   * to stay away; a hold of a few seconds is waited out instead. Connectors call it when an operation starts, so an
+   * operation already under way (an Instagram container being processed) is allowed to finish on the remaining
+   * headroom.
    */
-  ensureAvailable(): void;
+  ensureAvailable(): Promise<void>;
   get<T>(path: string, params?: GraphParams): Promise<T>;
   /**
    * `write` marks a call that makes something public (a feed post, a video, a media_publish): when it gets no answer
-   * the post may exist, so the error is unknown_outcome rather than transient.
+   * the post may exist, so the error is unknown_outcome rather than transient. The other POSTs (a media container, an
+   * unpublished photo) make nothing public and may be sent again, like reads.
    */
   post<T>(path: string, form: GraphParams, options: { write: boolean }): Promise<T>;
 }
@@ -212,6 +225,7 @@ export interface GraphClient {
 export function createGraphClient(options: GraphClientOptions): GraphClient {
   const { platform, apiRoot } = options;
   const http = createHttpClient(options.timeoutMs);
+  const calls = options.calls ?? singleCalls;
   let blockedUntil = 0;
 
   function holdOff(ms: number): void {
@@ -249,8 +263,13 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
   }
 
   return {
-    ensureAvailable() {
-      const wait = blockedUntil - Date.now();
+    async ensureAvailable() {
+      const started = Date.now();
+      let wait = blockedUntil - started;
+      while (wait > 0 && wait <= shortHoldMs && Date.now() + wait - started <= shortHoldTotalMs) {
+        await sleep(wait);
+        wait = blockedUntil - Date.now();
+      }
       if (wait > 0) {
         throw new PlatformError(platform, 'rate_limited', `${platform}: usage limit reached, not calling for ${Math.ceil(wait / 1000)} s`, {
           platformCode: 'usage_backoff',
@@ -258,8 +277,8 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
         });
       }
     },
-    get: (path, params = {}) => call('GET', path, params, false),
-    post: (path, form, { write }) => call('POST', path, form, write),
+    get: (path, params = {}) => calls.run(() => call('GET', path, params, false), { redoable: true }),
+    post: (path, form, { write }) => calls.run(() => call('POST', path, form, write), { redoable: !write }),
   };
 }
 

@@ -13,6 +13,7 @@ import {
   type GraphParams,
 } from './graph-api.js';
 import { parseConfig, sameText } from './http.js';
+import type { PlatformCalls } from './platform-calls.js';
 
 /**
  * Instagram professional account through the Instagram Graph API (Facebook Login, graph.facebook.com).
@@ -41,6 +42,8 @@ export interface InstagramConnectorOptions {
   timeoutMs?: number;
   /** When given, overrides config.access_token (the token vault plugs in here). */
   accessToken?: () => Promise<string>;
+  /** How each HTTP call is made (retries, circuit breaker); default once, as it is. */
+  calls?: PlatformCalls;
   /** Pause between two reads of a container's status; default 1 s. */
   containerPollIntervalMs?: number;
   /** How long a publish waits for its containers to be FINISHED; default 5 minutes. */
@@ -69,6 +72,7 @@ export function createInstagramConnector(config: unknown, options: InstagramConn
     apiRoot: graphApiRoot(cfg.base_url, cfg.api_version),
     accessToken: accessTokenSource('instagram', cfg.access_token, options.accessToken),
     timeoutMs: options.timeoutMs,
+    calls: options.calls,
   });
   const igUser = cfg.business_account_id;
   const pollIntervalMs = options.containerPollIntervalMs ?? 1_000;
@@ -150,7 +154,7 @@ export function createInstagramConnector(config: unknown, options: InstagramConn
       if (post.mediaUrls.length > maxCarouselItems) {
         throw new PlatformError('instagram', 'permanent', `instagram: a carousel holds at most ${maxCarouselItems} media (got ${post.mediaUrls.length})`);
       }
-      graph.ensureAvailable();
+      await graph.ensureAvailable();
       await ensureQuotaLeft();
       const deadline = Date.now() + containerTimeoutMs;
       const container = await prepareContainer(post, deadline);
@@ -164,7 +168,7 @@ export function createInstagramConnector(config: unknown, options: InstagramConn
     },
 
     async findPublished(post: SocialPost, since: Date): Promise<PublishedPost | null> {
-      graph.ensureAvailable();
+      await graph.ensureAvailable();
       const from = since.getTime() - clockSkewMs;
       const recent = (item: MediaItem) => (parseGraphTime(item.timestamp) ?? Infinity) >= from;
       const items = await readListing<MediaItem>(graph, graphPath(igUser, 'media'), { fields: 'id,caption,permalink,timestamp', limit: 50 }, (batch) =>
@@ -175,7 +179,7 @@ export function createInstagramConnector(config: unknown, options: InstagramConn
     },
 
     async fetchMetrics(mediaId: string): Promise<EngagementMetrics> {
-      graph.ensureAvailable();
+      await graph.ensureAvailable();
       const insights = await mediaInsights(graph, mediaId);
       return {
         likes: insights.get('likes') ?? null,
@@ -188,7 +192,7 @@ export function createInstagramConnector(config: unknown, options: InstagramConn
     },
 
     async check(): Promise<void> {
-      graph.ensureAvailable();
+      await graph.ensureAvailable();
       await graph.get(graphPath(igUser), { fields: 'id,username' });
     },
   };

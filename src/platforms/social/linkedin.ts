@@ -6,6 +6,7 @@ import { OutboundAllowlist } from '../../infrastructure/http/outbound-allowlist.
 import { checkOutboundUrl, outboundRefusalOf, type OutboundCheckOptions } from '../../infrastructure/http/outbound-guard.js';
 import { mediaKind, PlatformError, type EngagementMetrics, type PlatformErrorClass, type PublishedPost, type SocialConnector, type SocialPost } from './connector.js';
 import { brief, createHttpClient, defaultTimeoutMs, header, parseConfig, retryAfterMs, sameText, socialTransportError, trimBaseUrl } from './http.js';
+import { singleCalls, type PlatformCalls } from './platform-calls.js';
 
 /**
  * LinkedIn Posts API (versioned REST, Rest.li 2.0), posting as an organisation page.
@@ -49,6 +50,8 @@ export interface LinkedInConnectorOptions {
   accessToken?: () => Promise<string>;
   /** Which media hosts may be downloaded from: public ones, plus COMM_OUTBOUND_ALLOWLIST. */
   outbound?: OutboundCheckOptions;
+  /** How each HTTP call is made (retries, circuit breaker); default once, as it is. */
+  calls?: PlatformCalls;
 }
 
 /** `since` is our clock and createdAt is LinkedIn's: a few seconds of difference must not hide the post we look for. */
@@ -96,8 +99,16 @@ export function createLinkedInConnector(config: unknown, options: LinkedInConnec
   const transferTimeoutMs = Math.max(options.timeoutMs ?? defaultTimeoutMs, minTransferTimeoutMs);
   const outbound = options.outbound ?? { allowlist: OutboundAllowlist.none };
   const postsFinder = (count: number, start = 0) => `/rest/posts?author=${encodeURIComponent(author)}&q=author&count=${count}&start=${start}&sortBy=LAST_MODIFIED`;
+  const calls = options.calls ?? singleCalls;
 
-  async function call<T>(method: 'GET' | 'POST', path: string, request: { json?: unknown; write?: boolean; restliMethod?: string } = {}): Promise<Answer<T>> {
+  type Request = { json?: unknown; write?: boolean; restliMethod?: string; redoable?: boolean };
+
+  /** Reads, and the POSTs marked redoable (upload initialisations), may be sent again; the post itself never is. */
+  function call<T>(method: 'GET' | 'POST', path: string, request: Request = {}): Promise<Answer<T>> {
+    return calls.run(() => callOnce<T>(method, path, request), { redoable: method === 'GET' || (request.redoable === true && !request.write) });
+  }
+
+  async function callOnce<T>(method: 'GET' | 'POST', path: string, request: Request): Promise<Answer<T>> {
     const bearer = await token();
     const headers: Record<string, string> = {
       Authorization: `Bearer ${bearer}`,
@@ -121,7 +132,12 @@ export function createLinkedInConnector(config: unknown, options: LinkedInConnec
    * PUT of media bytes to an upload URL LinkedIn gave. LinkedIn's examples send the token with it; it is only sent to
    * LinkedIn's own hosts (or the configured API host), never to whatever host an answer might name.
    */
-  async function upload(uploadUrl: string, bytes: Buffer): Promise<Record<string, unknown>> {
+  function upload(uploadUrl: string, bytes: Buffer): Promise<Record<string, unknown>> {
+    // A PUT of the same bytes to the same URL: sending it again changes nothing.
+    return calls.run(() => uploadOnce(uploadUrl, bytes), { redoable: true });
+  }
+
+  async function uploadOnce(uploadUrl: string, bytes: Buffer): Promise<Record<string, unknown>> {
     const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream' };
     const secrets: string[] = [];
     if (trustedUploadHost(uploadUrl, base)) {
@@ -143,6 +159,7 @@ export function createLinkedInConnector(config: unknown, options: LinkedInConnec
     const bytes = await downloadMedia(url, position, maxImageBytes, transferTimeoutMs, outbound);
     const init = await call<{ value?: { uploadUrl?: string; image?: string } }>('POST', '/rest/images?action=initializeUpload', {
       json: { initializeUploadRequest: { owner: author } },
+      redoable: true,
     });
     const { uploadUrl, image } = init.data.value ?? {};
     if (!uploadUrl || !image) throw new PlatformError('linkedin', 'transient', `linkedin: media ${position}: the image upload was initialized without an upload URL`);
@@ -155,7 +172,7 @@ export function createLinkedInConnector(config: unknown, options: LinkedInConnec
     const init = await call<{ value?: { video?: string; uploadToken?: string; uploadInstructions?: Array<{ uploadUrl?: string; firstByte?: number; lastByte?: number }> } }>(
       'POST',
       '/rest/videos?action=initializeUpload',
-      { json: { initializeUploadRequest: { owner: author, fileSizeBytes: bytes.length, uploadCaptions: false, uploadThumbnail: false } } },
+      { json: { initializeUploadRequest: { owner: author, fileSizeBytes: bytes.length, uploadCaptions: false, uploadThumbnail: false } }, redoable: true },
     );
     const { video, uploadToken, uploadInstructions } = init.data.value ?? {};
     if (!video || !uploadInstructions?.length) throw new PlatformError('linkedin', 'transient', `linkedin: media ${position}: the video upload was initialized without instructions`);

@@ -17,9 +17,13 @@ import { brief } from './http.js';
  * The media id then goes into the post's media.media_ids.
  */
 
-/** The calls this module needs, made by the connector with its credentials and its error mapping. */
+/**
+ * The calls this module needs, made by the connector with its credentials and its error mapping. `redoable`: the POST
+ * may be sent again after a passing failure (INITIALIZE makes a new, unused media id; APPEND rewrites its segment);
+ * FINALIZE is not, a second one may be refused once the first went through.
+ */
 export interface XMediaApi {
-  post<T>(path: string, body?: { json?: unknown; form?: FormData }): Promise<T>;
+  post<T>(path: string, body?: { json?: unknown; form?: FormData; redoable?: boolean }): Promise<T>;
   get<T>(path: string, query: Record<string, string>): Promise<T>;
 }
 
@@ -76,6 +80,7 @@ export async function uploadTweetMedia(api: XMediaApi, url: string, position: nu
   const category = mediaCategory(media.mediaType);
   const init = await api.post<MediaAnswer>('/2/media/upload/initialize', {
     json: { media_type: media.mediaType, total_bytes: media.bytes.length, media_category: category },
+    redoable: true,
   });
   const id = init.data?.id;
   if (!id) throw new PlatformError('twitter', 'transient', `twitter: media ${position}: the upload was initialized without a media id`);
@@ -84,7 +89,7 @@ export async function uploadTweetMedia(api: XMediaApi, url: string, position: nu
     const form = new FormData();
     form.append('segment_index', String(segment));
     form.append('media', new Blob([media.bytes.subarray(offset, offset + xChunkBytes)]), 'chunk');
-    await api.post(`/2/media/upload/${encodeURIComponent(id)}/append`, { form });
+    await api.post(`/2/media/upload/${encodeURIComponent(id)}/append`, { form, redoable: true });
   }
 
   const finalized = await api.post<MediaAnswer>(`/2/media/upload/${encodeURIComponent(id)}/finalize`);

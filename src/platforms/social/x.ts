@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { OutboundCheckOptions } from '../../infrastructure/http/outbound-guard.js';
 import { mediaKind, PlatformError, type EngagementMetrics, type PlatformErrorClass, type PublishedPost, type SocialConnector, type SocialPost } from './connector.js';
 import { brief, createHttpClient, defaultTimeoutMs, header, parseConfig, retryAfterMs, sameText, socialTransportError, trimBaseUrl } from './http.js';
+import { singleCalls, type PlatformCalls } from './platform-calls.js';
 import { uploadTweetMedia, type XMediaApi } from './x-media-upload.js';
 
 /**
@@ -41,6 +42,8 @@ export interface XConnectorOptions {
   accessToken?: () => Promise<string>;
   /** Which media hosts may be downloaded from: public ones, plus COMM_OUTBOUND_ALLOWLIST. */
   outbound?: OutboundCheckOptions;
+  /** How each HTTP call is made (retries, circuit breaker); default once, as it is. */
+  calls?: PlatformCalls;
 }
 
 /** `since` is our clock and created_at is X's: a few seconds of difference must not hide the post we look for. */
@@ -72,8 +75,16 @@ export function createXConnector(config: unknown, options: XConnectorOptions = {
   const http = createHttpClient(options.timeoutMs);
   const downloadTimeoutMs = Math.max(options.timeoutMs ?? defaultTimeoutMs, minDownloadTimeoutMs);
   let ownId: Promise<string> | undefined = cfg.user_id ? Promise.resolve(cfg.user_id) : undefined;
+  const calls = options.calls ?? singleCalls;
 
-  async function call<T>(method: 'GET' | 'POST', path: string, request: { query?: Record<string, string>; json?: unknown; form?: FormData; write?: boolean } = {}): Promise<T> {
+  type Request = { query?: Record<string, string>; json?: unknown; form?: FormData; write?: boolean; redoable?: boolean };
+
+  /** Reads, and the POSTs marked redoable (media upload steps), may be sent again; the post itself never is. */
+  function call<T>(method: 'GET' | 'POST', path: string, request: Request = {}): Promise<T> {
+    return calls.run(() => callOnce<T>(method, path, request), { redoable: method === 'GET' || (request.redoable === true && !request.write) });
+  }
+
+  async function callOnce<T>(method: 'GET' | 'POST', path: string, request: Request): Promise<T> {
     const url = `${base}${path}${queryString(request.query)}`;
     const headers: Record<string, string> = { Authorization: await authorize(method, url), Accept: 'application/json' };
     if (request.json !== undefined) headers['Content-Type'] = 'application/json';

@@ -20,6 +20,7 @@ export const consentViewSchema = z.object({
   suppressions: z.array(z.object({ reason: z.enum(suppressionReasons), source: z.string(), at: z.string() })),
   updated_at: z.string(),
   revision: z.number().int(),
+  erased: z.boolean().describe('The address was erased (GDPR): recipient shows "[erased]" and no message goes to it'),
 });
 
 const query = z

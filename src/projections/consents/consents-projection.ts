@@ -3,7 +3,7 @@ import { activeSuppressions, consentDecider, type ConsentEvent, type ConsentStat
 import type { NotificationChannel } from '../../domain/notification.js';
 import type { RecordedEvent } from '../../infrastructure/event-store/event-store.js';
 import type { Projection } from '../projection.js';
-import { consentsMigrations, type ConsentsTable } from './consents-table.js';
+import { ERASED_RECIPIENT, consentsMigrations, type ConsentsTable } from './consents-table.js';
 
 type Row = ConsentsTable['consents'];
 
@@ -44,6 +44,24 @@ export const consentsProjection: Projection = {
 
 function applyEvent(row: Row | undefined, event: RecordedEvent): Row | undefined {
   const state = consentDecider.evolve(row ? toState(row) : consentDecider.initialState(), event as unknown as ConsentEvent);
+  const updated_at = event.metadata.timestamp ? new Date(event.metadata.timestamp) : event.createdAt;
+  if (state.erased && state.channel !== null) {
+    // Erased: the address leaves the read model; the id (its hash) stays, so the consent policy still blocks it.
+    return {
+      id: event.streamId,
+      recipient: ERASED_RECIPIENT,
+      channel: state.channel,
+      granted: null,
+      source: null,
+      consent_at: null,
+      suppressed: true,
+      suppression_reason: null,
+      suppressions: [],
+      revision: event.revision,
+      updated_at,
+      erased_at: new Date(state.erased.at),
+    };
+  }
   if (state.recipient === null || state.channel === null) return row;
   const suppressions: SuppressionEntry[] = activeSuppressions(state).map((reason) => {
     const { source, at } = state.suppressions[reason]!;
@@ -60,7 +78,8 @@ function applyEvent(row: Row | undefined, event: RecordedEvent): Row | undefined
     suppression_reason: suppressions[0]?.reason ?? null,
     suppressions,
     revision: event.revision,
-    updated_at: event.metadata.timestamp ? new Date(event.metadata.timestamp) : event.createdAt,
+    updated_at,
+    erased_at: null,
   };
 }
 
@@ -73,6 +92,7 @@ function toState(row: Row): ConsentState {
         ? null
         : { granted: row.granted, source: row.source ?? '', at: row.consent_at.toISOString() },
     suppressions: Object.fromEntries((row.suppressions as SuppressionEntry[]).map(({ reason, source, at }) => [reason, { source, at }])),
+    erased: row.erased_at ? { source: 'erasure', at: row.erased_at.toISOString() } : null,
   };
 }
 
@@ -82,6 +102,8 @@ async function upsert(db: Kysely<ConsentsTable>, rows: Row[]): Promise<void> {
     .values(rows.map((row) => ({ ...row, suppressions: JSON.stringify(row.suppressions) })))
     .onConflict((oc) =>
       oc.column('id').doUpdateSet((eb) => ({
+        recipient: eb.ref('excluded.recipient'),
+        erased_at: eb.ref('excluded.erased_at'),
         granted: eb.ref('excluded.granted'),
         source: eb.ref('excluded.source'),
         consent_at: eb.ref('excluded.consent_at'),

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { consentStreamId, type SuppressionReason } from '../../domain/consent.js';
 import { notificationChannels, type NotificationChannel } from '../../domain/notification.js';
+import { MicroBatcher } from '../../infrastructure/batching/micro-batcher.js';
 import type { SharedDatabase } from '../../infrastructure/database/kysely.js';
 import type { SuppressionEntry } from './consents-projection.js';
 import type { ConsentsTable } from './consents-table.js';
@@ -20,6 +21,8 @@ export interface ConsentView {
   suppressions: SuppressionEntry[];
   updated_at: string;
   revision: number;
+  /** The address was erased (GDPR): recipient no longer shows it, and no message goes to it. */
+  erased: boolean;
 }
 
 /**
@@ -33,9 +36,21 @@ export class ConsentsReader {
     this.db = db as Kysely<ConsentsTable>;
   }
 
-  async find(recipient: string, channel: NotificationChannel): Promise<ConsentView | null> {
-    return (await this.findAll(recipient, [channel]))[0] ?? null;
+  /**
+   * One (recipient, channel): the consent policy asks this for every message, so the lookups of concurrent messages
+   * are gathered into one query.
+   */
+  find(recipient: string, channel: NotificationChannel): Promise<ConsentView | null> {
+    return this.lookups.call(consentStreamId(recipient, channel));
   }
+
+  private readonly lookups = new MicroBatcher<string, ConsentView | null>(async (ids) => {
+    const rows = new Map((await this.db.selectFrom('consents').selectAll().where('id', 'in', [...new Set(ids)]).execute()).map((row) => [row.id, row]));
+    return ids.map((id) => {
+      const row = rows.get(id);
+      return { ok: true, value: row ? toView(row) : null };
+    });
+  });
 
   /** The rows of one recipient on the given channels (default: all), in channel order. */
   async findAll(recipient: string, channels: readonly NotificationChannel[] = notificationChannels): Promise<ConsentView[]> {
@@ -59,5 +74,6 @@ function toView(row: ConsentsTable['consents']): ConsentView {
     suppressions: row.suppressions as SuppressionEntry[],
     updated_at: row.updated_at.toISOString(),
     revision: row.revision,
+    erased: row.erased_at !== null,
   };
 }

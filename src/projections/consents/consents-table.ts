@@ -20,8 +20,13 @@ export interface ConsentsTable {
     suppressions: unknown;
     revision: number;
     updated_at: Date;
+    /** Set when the address was erased (GDPR): `recipient` then holds ERASED_RECIPIENT, and every message is blocked. */
+    erased_at: Date | null;
   };
 }
+
+/** What the recipient column shows once the address was erased: the row's id (the hash) is all that is left. */
+export const ERASED_RECIPIENT = '[erased]';
 
 export const consentsMigrations: Record<string, Migration> = {
   '0130_consents_read_model': {
@@ -41,6 +46,11 @@ export const consentsMigrations: Record<string, Migration> = {
         .addColumn('revision', 'integer', (c) => c.notNull())
         .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
         .execute();
+    },
+  },
+  '0131_consents_erasure': {
+    async up(db: SharedDatabase) {
+      await db.schema.alterTable('consents').addColumn('erased_at', 'timestamptz').execute();
     },
   },
 };

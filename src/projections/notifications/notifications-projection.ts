@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { notificationDecider, type NotificationEvent, type NotificationState } from '../../domain/notification.js';
 import type { RecordedEvent } from '../../infrastructure/event-store/event-store.js';
 import type { Projection } from '../projection.js';
@@ -7,13 +7,19 @@ import { notificationsMigrations, type NotificationsTable } from './notification
 type Row = NotificationsTable['notifications'];
 type HistoryRow = NotificationsTable['notification_history'];
 
+/** What the recipient column shows once the address was erased (GDPR). */
+export const ERASED_NOTIFICATION_RECIPIENT = '[erased]';
+
 /**
  * Notifications read model: the current state of each notification, and its history (one row per event), for the
  * status and history routes. Batches are folded in memory and written with one upsert per table.
+ *
+ * It follows the consent streams too, for one event: RecipientErased (a GDPR erasure) takes the address and the
+ * template variables out of every notification sent to it. The erasure is an event, so a rebuild erases again.
  */
 export const notificationsProjection: Projection = {
   name: 'notifications',
-  filter: { categories: ['notification'] },
+  filter: { categories: ['notification', 'consent'] },
   migrations: notificationsMigrations,
 
   async reset(trx) {
@@ -24,27 +30,62 @@ export const notificationsProjection: Projection = {
 
   async apply(events, trx) {
     const db = trx as Kysely<NotificationsTable>;
-    const ids = [...new Set(events.map(notificationIdOf))];
-    const existing = new Map((await db.selectFrom('notifications').selectAll().where('id', 'in', ids).execute()).map((row) => [row.id, row]));
-    const touched = new Map<string, Row>();
-    const history: HistoryRow[] = [];
+    // In order: the notifications recorded before an erasure are written before it applies.
+    let run: RecordedEvent[] = [];
     for (const event of events) {
-      const id = notificationIdOf(event);
-      const row = applyEvent(touched.get(id) ?? existing.get(id), event);
-      if (!row) continue;
-      touched.set(id, row);
-      history.push(historyRow(id, event));
+      if (event.streamId.startsWith('notification-')) {
+        run.push(event);
+      } else if (event.type === 'RecipientErased') {
+        await applyNotificationEvents(run, db);
+        run = [];
+        await eraseRecipient(db, event.data as { recipient_hash: string; channel: string });
+      }
     }
-    for (let start = 0; start < touched.size; start += 1_000) await upsert(db, [...touched.values()].slice(start, start + 1_000));
-    for (let start = 0; start < history.length; start += 2_000) {
-      await db
-        .insertInto('notification_history')
-        .values(history.slice(start, start + 2_000).map((h) => ({ ...h, details: JSON.stringify(h.details) })))
-        .onConflict((oc) => oc.column('event_id').doNothing())
-        .execute();
-    }
+    await applyNotificationEvents(run, db);
   },
 };
+
+async function applyNotificationEvents(events: RecordedEvent[], db: Kysely<NotificationsTable>): Promise<void> {
+  if (events.length === 0) return;
+  const ids = [...new Set(events.map(notificationIdOf))];
+  const existing = new Map((await db.selectFrom('notifications').selectAll().where('id', 'in', ids).execute()).map((row) => [row.id, row]));
+  const touched = new Map<string, Row>();
+  const history: HistoryRow[] = [];
+  for (const event of events) {
+    const id = notificationIdOf(event);
+    const row = applyEvent(touched.get(id) ?? existing.get(id), event);
+    if (!row) continue;
+    touched.set(id, row);
+    history.push(historyRow(id, event));
+  }
+  for (let start = 0; start < touched.size; start += 1_000) await upsert(db, [...touched.values()].slice(start, start + 1_000));
+  for (let start = 0; start < history.length; start += 2_000) {
+    await db
+      .insertInto('notification_history')
+      .values(history.slice(start, start + 2_000).map((h) => ({ ...h, details: JSON.stringify(h.details) })))
+      .onConflict((oc) => oc.column('event_id').doNothing())
+      .execute();
+  }
+}
+
+/** The address (matched by its hash, as recipientHash computes it) and the template variables leave every row. */
+async function eraseRecipient(db: Kysely<NotificationsTable>, erased: { recipient_hash: string; channel: string }): Promise<void> {
+  const rows = await db
+    .updateTable('notifications')
+    .set({ recipient: ERASED_NOTIFICATION_RECIPIENT, data: JSON.stringify({}) })
+    .where('channel', '=', erased.channel)
+    .where('recipient', '<>', ERASED_NOTIFICATION_RECIPIENT)
+    .where(sql<string>`encode(sha256(convert_to(lower(btrim(recipient)) || ':' || channel, 'UTF8')), 'hex')`, '=', erased.recipient_hash)
+    .returning('id')
+    .execute();
+  if (rows.length === 0) return;
+  await db
+    .updateTable('notification_history')
+    .set({ details: sql`details - 'recipient'` })
+    .where('notification_id', 'in', rows.map((r) => r.id))
+    .where('type', '=', 'NotificationRequested')
+    .execute();
+}
 
 function notificationIdOf(event: RecordedEvent): string {
   return event.streamId.slice('notification-'.length);

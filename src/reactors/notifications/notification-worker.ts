@@ -81,7 +81,9 @@ export class NotificationWorker {
           // be recorded as failed instead of dead-lettered with the notification left pending.
           maxDeliver: (this.options.maxDeliver ?? 5) + 1,
           backoffMs: this.options.backoffMs ?? [1_000, 5_000, 30_000, 120_000],
-          concurrency: this.options.concurrency ?? 64,
+          // Many at once: their reads, consent checks, provider calls (SendGrid batches them) and results each share a
+          // round trip, so throughput grows with this until the provider's rate limit holds it back.
+          concurrency: this.options.concurrency ?? 256,
           ...(this.options.ackWaitMs ? { ackWaitMs: this.options.ackWaitMs } : {}),
         },
         (message) => this.handle(message),

@@ -26,6 +26,8 @@ export interface EngagementPollerOptions {
   windowDays?: number;
   /** fetchMetrics calls in flight at once, all platforms together. Default 3. */
   concurrency?: number;
+  /** How long stop() waits for the calls under way: a platform slow to answer must not hold the shutdown up. Default 2 s. */
+  stopGraceMs?: number;
   now?: () => Date;
 }
 
@@ -83,6 +85,7 @@ export class EngagementPoller {
       recentIntervalMs: Math.min(options.recentIntervalMs ?? 5 * 60_000, intervalMs),
       windowDays: options.windowDays ?? 7,
       concurrency: Math.max(1, options.concurrency ?? 3),
+      stopGraceMs: options.stopGraceMs ?? 2_000,
       now: options.now ?? (() => new Date()),
     };
   }
@@ -99,7 +102,12 @@ export class EngagementPoller {
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    await this.ticking;
+    // A call under way that answers later is dropped (its post is asked again next round): timeouts and retries inside
+    // one call can take longer than the whole shutdown may.
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.stopGraceMs)));
+    await Promise.race([this.ticking, grace]);
+    clearTimeout(timer);
   }
 
   /** One round: asks every post that is due. */

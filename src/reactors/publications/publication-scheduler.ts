@@ -17,6 +17,9 @@ export interface PublicationSchedulerOptions {
   now?: () => Date;
 }
 
+/** Jobs of one look published at once: a backlog of thousands of due platforms goes out in seconds. */
+const PUBLISH_CONCURRENCY = 16;
+
 /**
  * Turns due publications into jobs on per-platform subjects (comm.jobs.publish.<platform>). It reads the
  * publication_schedule read model, so posts whose time passed while the service was down go out at start-up.
@@ -28,6 +31,8 @@ export interface PublicationSchedulerOptions {
 export class PublicationScheduler {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
+  /** Set by stop(): a look under way publishes no more jobs. */
+  private stopping = false;
   private ticking: Promise<void> | null = null;
   private readonly options: Required<Omit<PublicationSchedulerOptions, 'now'>> & { now: () => Date };
 
@@ -49,29 +54,43 @@ export class PublicationScheduler {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopping = false;
     this.schedule(0);
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.ticking;
   }
 
-  /** One look: dispatches what is due; returns how many jobs were published. */
+  /**
+   * One look: dispatches what is due; returns how many rows were claimed. Once stop() is called no more jobs go out:
+   * rows claimed and not sent keep their mark and are sent again when it goes stale (redispatchAfterMs), by the next
+   * scheduler to look, rather than holding the shutdown up while a backlog is published.
+   */
   async tick(): Promise<number> {
     const now = this.options.now();
     const due = await this.claim(now, 'scheduled');
     const stuck = await this.claim(now, 'publishing');
-    for (const row of due) {
-      const first = row.previously_dispatched === null;
-      await this.publish(row, 'due', first ? `${row.publication_id}:${row.platform}:${row.attempts + 1}` : `${row.publication_id}:${row.platform}:${row.attempts + 1}:${now.getTime()}`);
-    }
-    for (const row of stuck) {
-      this.logger.warn({ publication_id: row.publication_id, platform: row.platform }, 'publishing attempt without a result: recovering');
-      await this.publish(row, 'recover', `${row.publication_id}:${row.platform}:${row.attempts}:recover:${now.getTime()}`);
-    }
+    const jobs = [
+      ...due.map((row) => () => {
+        const first = row.previously_dispatched === null;
+        return this.publish(row, 'due', first ? `${row.publication_id}:${row.platform}:${row.attempts + 1}` : `${row.publication_id}:${row.platform}:${row.attempts + 1}:${now.getTime()}`);
+      }),
+      ...stuck.map((row) => () => {
+        this.logger.warn({ publication_id: row.publication_id, platform: row.platform }, 'publishing attempt without a result: recovering');
+        return this.publish(row, 'recover', `${row.publication_id}:${row.platform}:${row.attempts}:recover:${now.getTime()}`);
+      }),
+    ];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(PUBLISH_CONCURRENCY, jobs.length) }, async () => {
+        while (next < jobs.length && !this.stopping) await jobs[next++]!();
+      }),
+    );
     return due.length + stuck.length;
   }
 

@@ -41,6 +41,8 @@ export interface PublicationWorkerOptions {
   authRetrySeconds?: number;
   /** How far before the scheduled time the platform is searched for a post we may already have made. Default 5 min. */
   searchMarginMs?: number;
+  /** The pause before a failed platform's first retry, doubled for each later one (COMM_PUBLISH_RETRY_BACKOFF_MS). Default: the decider's 60 s. */
+  retryBackoffMs?: number;
 }
 
 /** The publication's stream. */
@@ -126,10 +128,20 @@ export class PublicationWorker {
     }
     // Every line about this job carries the correlation id, so one grep follows a publication from its request.
     const log = this.logger.child({ correlation_id: context.correlationId, publication_id: id, platform });
-    const attempt = new Attempt(this.handler, id, platform, context, loaded, log);
+    const attempt = new Attempt(this.handler, id, platform, context, loaded, log, this.options.retryBackoffMs);
     const connector = this.connectors[platform];
 
     if (target.status === 'publishing') {
+      // A first delivery of a job that finds an attempt under way may be a second job for the same platform (the
+      // scheduler sends one again when the first waited long in the queue) while the attempt's own worker is still
+      // posting: taking it for interrupted would record a failure while the post is being made. It comes back after
+      // an ack wait instead; by then a live attempt has its result, and a dead one is recovered. (The dead worker's own
+      // job does not always come back counted as a redelivery, so it cannot be left to that job alone.) A redelivered
+      // job, or the scheduler's recover job (an attempt without a result for long), recovers at once.
+      if (message.deliveryCount === 1 && message.data.reason !== 'recover') {
+        await message.nak(this.options.ackWaitMs ?? 30_000);
+        return;
+      }
       if (!connector) throw new Error(`${platform} is not configured; cannot check the interrupted attempt`);
       await this.recoverInterrupted(attempt, state, target, connector);
       return;
@@ -144,6 +156,20 @@ export class PublicationWorker {
     }
 
     const attemptId = randomUUID();
+    const post = this.postOf(state, platform, attemptId);
+    let found: PublishedPost | null = null;
+    if (connector && target.attempts > 0) {
+      // An earlier attempt failed, perhaps after the platform made the post: look before posting again. The look comes
+      // before the attempt is recorded: a platform that cannot be asked now costs the job a later delivery, not an
+      // attempt, and leaves no attempt "publishing" behind it.
+      try {
+        found = await this.findPublished(attempt, connector, post, this.searchSince(state));
+      } catch (error) {
+        if (!(error instanceof PlatformError)) throw error;
+        await message.nak(error.details.retryAfterMs ?? (error.details.platformCode === 'circuit_open' ? 30_000 : 5_000));
+        return;
+      }
+    }
     try {
       await attempt.start(attemptId);
     } catch (error) {
@@ -155,14 +181,9 @@ export class PublicationWorker {
       await attempt.failed({ error_class: 'permanent', message: `${platform} is not configured in platforms.json`, retryable: false });
       return;
     }
-    const post = this.postOf(state, platform, attemptId);
-    if (target.attempts > 0) {
-      // An earlier attempt failed, perhaps after the platform made the post: look before posting again.
-      const found = await this.findPublished(attempt, connector, post, this.searchSince(state));
-      if (found) {
-        await attempt.published(found);
-        return;
-      }
+    if (found) {
+      await attempt.published(found);
+      return;
     }
     await this.publish(attempt, connector, post, state);
   }
@@ -300,6 +321,7 @@ class Attempt {
     readonly context: CommandContext,
     loaded: { state: PublicationState; revision: number },
     readonly log: Logger,
+    private readonly retryBackoffMs: number | undefined,
   ) {
     this.known = loaded;
   }
@@ -322,7 +344,15 @@ class Attempt {
   }
 
   async failed(failure: { error_class: PublishErrorClass; message: string; retryable: boolean; retry_after_seconds?: number }): Promise<void> {
-    await this.run({ type: 'RecordPlatformFailed', publication_id: this.publicationId, platform: this.platform, attempt_id: this.attemptId, ...failure, now: new Date().toISOString() });
+    await this.run({
+      type: 'RecordPlatformFailed',
+      publication_id: this.publicationId,
+      platform: this.platform,
+      attempt_id: this.attemptId,
+      ...failure,
+      ...(this.retryBackoffMs === undefined ? {} : { retry_backoff_ms: this.retryBackoffMs }),
+      now: new Date().toISOString(),
+    });
   }
 
   /** Other platforms of the publication append to the same stream: the handler decides again after a conflict. */

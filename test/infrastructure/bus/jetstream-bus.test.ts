@@ -99,6 +99,77 @@ describe.skipIf(!natsUrl)('JetStream bus', () => {
     await deleteConsumers();
   });
 
+  it('takes no message it has no free handler for: none waits past ack_wait and goes to another worker as well', async () => {
+    const busy = await newBus();
+    const other = await newBus();
+    const options = { durable: `held_${id}`, subjects: [`${subjectPrefix}.held`], ackWaitMs: 1_000 };
+    const handled: { by: string; data: number; deliveryCount: number }[] = [];
+    const first = await busy.consume<number>({ ...options, concurrency: 1 }, async (m) => {
+      handled.push({ by: 'busy', data: m.data, deliveryCount: m.deliveryCount });
+      await sleep(2_500);
+    });
+    for (let i = 0; i < 4; i++) await busy.publish(`${subjectPrefix}.held`, i, { msgId: `held-${i}-${id}` });
+    await expect.poll(() => handled.length).toBe(1);
+    const second = await other.consume<number>({ ...options, concurrency: 4 }, async (m) => void handled.push({ by: 'other', data: m.data, deliveryCount: m.deliveryCount }));
+    await expect.poll(() => new Set(handled.map((h) => h.data)).size, { timeout: 10_000 }).toBe(4);
+    // Long enough for the busy worker to have started whatever it was holding, and for any redelivery.
+    await sleep(3_500);
+    expect(handled.map((h) => h.data).sort()).toEqual([0, 1, 2, 3]);
+    expect(handled.every((h) => h.deliveryCount === 1)).toBe(true);
+    await Promise.all([first.stop(), second.stop()]);
+    await Promise.all([busy.close(), other.close()]);
+    await deleteConsumers();
+  });
+
+  it('an ordered durable hands out one message at a time across processes, in the order stored', async () => {
+    const a = await newBus();
+    const b = await newBus();
+    const options = { durable: `ordered_${id}`, subjects: [`${subjectPrefix}.ordered`], ordered: true, concurrency: 4 };
+    let running = 0;
+    let most = 0;
+    const seen: number[] = [];
+    const handler = async (m: BusMessage<number>) => {
+      running++;
+      most = Math.max(most, running);
+      seen.push(m.data);
+      await sleep(20);
+      running--;
+    };
+    const consumers = [await a.consume<number>(options, handler), await b.consume<number>(options, handler)];
+    for (let i = 0; i < 20; i++) await a.publish(`${subjectPrefix}.ordered`, i, { msgId: `ordered-${i}-${id}` });
+    await expect.poll(() => seen.length, { timeout: 10_000 }).toBe(20);
+    expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(most).toBe(1);
+    await Promise.all(consumers.map((c) => c.stop()));
+    await Promise.all([a.close(), b.close()]);
+    await deleteConsumers();
+  });
+
+  it('keeps delivering fresh jobs while more than a thousand wait for a delayed redelivery', async () => {
+    const bus = await newBus();
+    const durable = `delayed_${id}`;
+    const subject = `${subjectPrefix}.delayed`;
+    // The server's default max_ack_pending is 1000: the delayed ones alone would fill it.
+    const delayed = 1_050;
+    await Promise.all(Array.from({ length: delayed }, (_, i) => bus.publish(subject, i, { msgId: `delayed-${i}-${id}` })));
+    let naked = 0;
+    const fresh: number[] = [];
+    const consumer = await bus.consume<number>({ durable, subjects: [subject], concurrency: 64 }, async (m) => {
+      if (m.data < delayed) {
+        naked++;
+        await m.nak(120_000);
+      } else fresh.push(m.data);
+    });
+    await expect.poll(() => naked, { timeout: 20_000 }).toBe(delayed);
+    for (let i = 0; i < 5; i++) await bus.publish(subject, delayed + i, { msgId: `delayed-fresh-${i}-${id}` });
+    await expect.poll(() => fresh.length, { timeout: 5_000 }).toBe(5);
+    expect((await jsm.consumers.info(streamName, durable)).config.max_ack_pending).toBe(-1);
+    await consumer.stop();
+    await bus.close();
+    await deleteConsumers();
+    await jsm.streams.purge(streamName, { filter: subject });
+  });
+
   it('hands every job back to a worker on another connection at shutdown, none lost on the pull request left behind', async () => {
     const first = await newBus();
     const options = { durable: `handback_${id}`, subjects: [`${subjectPrefix}.handback`], ackWaitMs: 120_000, concurrency: 16 };

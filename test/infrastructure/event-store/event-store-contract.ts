@@ -23,6 +23,8 @@ export interface EventStoreCapabilities {
    * that another stream already holds; the tests of that rule are skipped for it.
    */
   globallyUniqueEventIds: boolean;
+  /** appendMany writes all or nothing (one transaction). KurrentDB appends one stream after the other. */
+  atomicAppendMany?: boolean;
 }
 
 export function eventStoreContract(
@@ -211,6 +213,71 @@ export function eventStoreContract(
         expect(await store.append(stream, batch, { expectedRevision: 'any' })).toEqual(original);
         expect(await store.append(stream, batch, { expectedRevision: 'no_stream' })).toEqual(original);
         expect((await store.readStream(stream)).length).toBe(5);
+      });
+
+      it('appendMany appends to several streams, one result per append in order, and a repeat writes nothing', async () => {
+        const streams = [streamId(), streamId(), streamId()];
+        await store.append(streams[1]!, [event()], { expectedRevision: 'no_stream' });
+        const appends = [
+          { streamId: streams[0]!, events: events(2), expectedRevision: 'no_stream' as const },
+          { streamId: streams[1]!, events: [event()], expectedRevision: 0 },
+          { streamId: streams[2]!, events: [event()], expectedRevision: 'any' as const },
+        ];
+        const results = await store.appendMany(appends);
+        expect(results.map((r) => r.nextExpectedRevision)).toEqual([1, 1, 0]);
+        for (const [index, append] of appends.entries()) {
+          const stored = await store.readStream(append.streamId);
+          expect(stored.at(-1)!.id).toBe(append.events.at(-1)!.id);
+          expect(stored.at(-1)!.position).toEqual(results[index]!.position);
+        }
+        expect(await store.appendMany(appends)).toEqual(results);
+        expect((await store.readStream(streams[0]!)).length).toBe(2);
+        expect(await store.appendMany([])).toEqual([]);
+      });
+
+      it('readStreams reads several whole streams at once, each in revision order, missing ones empty', async () => {
+        const [a, b, missing] = [streamId(), streamId(), streamId()];
+        await store.append(a, events(3), { expectedRevision: 'no_stream' });
+        await store.append(b, [event()], { expectedRevision: 'no_stream' });
+        await store.append(a, [event()], { expectedRevision: 2 });
+        const read = await store.readStreams([b, missing, a]);
+        expect([...read.keys()].sort()).toEqual([a, b, missing].sort());
+        expect(read.get(a)!.map((e) => e.revision)).toEqual([0, 1, 2, 3]);
+        expect(read.get(a)).toEqual(await store.readStream(a));
+        expect(read.get(b)).toEqual(await store.readStream(b));
+        expect(read.get(missing)).toEqual([]);
+        expect((await store.readStreams([])).size).toBe(0);
+      });
+
+      it('appendMany creating many new streams at once: in order, readable, and a repeat returns the same results', async () => {
+        const category = randomCategory();
+        const appends = Array.from({ length: 50 }, (_, i) => ({ streamId: streamId(category), events: events(1 + (i % 3)), expectedRevision: 'no_stream' as const }));
+        const results = await store.appendMany(appends);
+        expect(results.map((r) => r.nextExpectedRevision)).toEqual(appends.map((a) => a.events.length - 1));
+        for (let i = 1; i < results.length; i++) expect(comparePositions(results[i]!.position, results[i - 1]!.position)).toBe(1);
+        const stored = await store.readStream(appends[49]!.streamId);
+        expect(stored.map((e) => e.id)).toEqual(appends[49]!.events.map((e) => e.id));
+        expect(stored.at(-1)!.position).toEqual(results[49]!.position);
+        expect(await store.appendMany(appends)).toEqual(results);
+        const ids = appends.flatMap((a) => a.events.map((e) => e.id));
+        const all = await settledReadAll(store, { filter: { categories: [category] } }, ids.length);
+        expect(all.map((e) => e.id)).toEqual(ids);
+      });
+
+      it('appendMany throws the error of the append that fails, naming its stream', async () => {
+        const fine = streamId();
+        const taken = streamId();
+        await store.append(taken, [event()], { expectedRevision: 'no_stream' });
+        await expectWrongRevision(
+          store.appendMany([
+            { streamId: fine, events: [event()], expectedRevision: 'no_stream' },
+            { streamId: taken, events: [event()], expectedRevision: 'no_stream' },
+          ]),
+          taken,
+          'no_stream',
+          0,
+        );
+        if (capabilities.atomicAppendMany !== false) expect(await store.readStream(fine)).toEqual([]);
       });
 
       it('concurrent retries of one append write it once', async () => {

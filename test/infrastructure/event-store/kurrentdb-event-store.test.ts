@@ -58,7 +58,7 @@ describe.skipIf(!eventStoreUrl)('KurrentDB adapter against a server', () => {
   eventStoreContract('kurrentdb adapter', async () => {
     const store = await createKurrentDbEventStore(eventStoreUrl ?? '');
     return { store, cleanup: () => store.close() };
-  }, { globallyUniqueEventIds: false });
+  }, { globallyUniqueEventIds: false, atomicAppendMany: false });
 });
 
 // --- without a server ---

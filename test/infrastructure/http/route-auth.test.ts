@@ -13,6 +13,11 @@ const publicRoutes: { pattern: RegExp; why: string }[] = [
   { pattern: /^\/api\/communication\/webhooks\/inbound\/:provider$/, why: 'delivery reports, verified by the provider signature' },
   { pattern: /^\/api\/communication\/webhooks\/inbound\/facebook$/, why: 'Facebook page webhook, verified by X-Hub-Signature-256' },
   { pattern: /^\/api\/communication\/unsubscribe\/:token$/, why: 'unsubscribe link, verified by its signed token' },
+  {
+    pattern: /^\/api\/communication\/connections\/:platform\/callback$/,
+    why: "OAuth redirect of the administrator's browser, which carries no key: authenticated by the single-use state the admin route issued",
+  },
+  { pattern: /^\/api\/communication\/promotions$/, why: 'the website’s feed of active promotions: published content only' },
 ];
 
 const inboundWebhookSecrets = {
@@ -78,7 +83,8 @@ describe('every route needs an API key unless declared public', () => {
       env: { COMM_AUTH_FAILURE_LIMIT: '100000', COMM_AUTH_FAILURE_ALERT_THRESHOLD: '100000' },
       // Every inbound webhook configured, so that each checks a signature instead of answering "not configured".
       notifications: inboundWebhookSecrets,
-      platforms: { facebook: { page_id: '1234567890', app_secret: 'facebook-app-secret', access_token: 'page-token', api_version: 'v18.0', webhook_verify_token: 'verify-me' } } as never,
+      // app_id too: Facebook can then be connected through OAuth, so its callback checks a state.
+      platforms: { facebook: { page_id: '1234567890', app_id: '1234567890123456', app_secret: 'facebook-app-secret', access_token: 'page-token', api_version: 'v18.0', webhook_verify_token: 'verify-me' } } as never,
     });
   });
   afterAll(async () => {
@@ -122,6 +128,16 @@ describe('every route needs an API key unless declared public', () => {
     expect(open, 'routes reachable without an API key').toEqual([]);
     // Every exception still names a route: a stale one would hide nothing but mislead the reader.
     expect(publicRoutes.filter((p) => !publicSeen.has(p.pattern)).map((p) => p.why)).toEqual([]);
+  });
+
+  it('refuses an OAuth callback whose state it did not issue, and the admin route that starts one without a key', async () => {
+    for (const query of ['?code=stolen-code&state=guessed-state', '?code=stolen-code', '?error=access_denied&state=guessed-state']) {
+      const response = await t.call('GET', `/api/communication/connections/facebook/callback${query}`, { key: null });
+      expect(response.status, query).toBe(400);
+      expect(response.body.details[0].path, query).toBe('query.state');
+    }
+    const start = await t.call('POST', '/api/communication/connections/facebook/authorize', { key: null });
+    expect(start.status).toBe(401);
   });
 
   it('keeps refusing inbound webhooks that carry no valid signature', async () => {

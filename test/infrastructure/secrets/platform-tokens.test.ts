@@ -54,6 +54,18 @@ describe('platform tokens from the vault', () => {
     vault.values.clear();
     await expect(provider()).rejects.toThrow('no platforms/instagram/access_token in the token vault');
   });
+
+  it('reads the vault again when a read fails (a dropped database connection), before failing the call', async () => {
+    const vault = vaultOf({ 'platforms/facebook/access_token': 'EAAG-from-vault' });
+    let failures = 1;
+    const flaky = { ...vault, get: async (name: string) => (failures-- > 0 ? Promise.reject(new Error('Connection terminated unexpectedly')) : vault.get(name)) };
+    const provider = (await vaultAccessTokens(flaky, platforms))('facebook')!;
+    expect(await provider()).toBe('EAAG-from-vault');
+
+    failures = 10;
+    await expect(provider()).rejects.toThrow('Connection terminated unexpectedly');
+    expect(failures).toBe(7);
+  });
 });
 
 describe('connectors built from platforms.json with the vault', () => {

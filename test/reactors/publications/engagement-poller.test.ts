@@ -202,4 +202,15 @@ describe.each(testDatabases())('engagement poller on $name', (database) => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(facebook.asked).toHaveLength(asked);
   });
+
+  it('does not hold the shutdown up for a call that does not answer', async () => {
+    await post('facebook', HOUR);
+    const facebook = fakeConnector('facebook', () => new Promise<EngagementMetrics>(() => undefined));
+    const p = poller({ facebook }, { stopGraceMs: 100 });
+    p.start();
+    await expect.poll(() => facebook.asked.length).toBe(1);
+    const stopping = Date.now();
+    await p.stop();
+    expect(Date.now() - stopping).toBeLessThan(1_000);
+  });
 });

@@ -6,6 +6,7 @@ import { nextSendableTime, type QuietHoursRules } from './quiet-hours.js';
  * The consent policy the notification worker applies just before sending (French rules for marketing messages;
  * transactional messages are exempt from consent and quiet hours):
  *
+ * 0. an erased address (GDPR erasure request) → skip 'suppressed', whatever the kind;
  * 1. a suppression that blocks every message (hard_bounce, spam_report) → skip 'suppressed', whatever the kind;
  * 2. transactional → send;
  * 3. marketing, opted out by suppression (unsubscribe, stop) → skip 'opted_out';
@@ -38,6 +39,8 @@ export interface ConsentSnapshot {
   source: string | null;
   /** The active suppressions. */
   suppressions: readonly { reason: SuppressionReason; source: string }[];
+  /** The address was erased at the person's request: nothing goes to it any more. */
+  erased?: boolean;
 }
 
 export interface ConsentLookup {
@@ -64,6 +67,7 @@ export class ConsentPolicy {
 /** The policy as a pure function of what the read model holds (null: nothing recorded for this recipient). */
 export function decideConsent(snapshot: ConsentSnapshot | null, input: ConsentCheck, options: ConsentPolicyOptions = {}): ConsentDecision {
   const { channel, kind } = input;
+  if (snapshot?.erased) return { send: false, skip: 'suppressed', detail: `${channel} recipient erased (GDPR erasure request): blocks every message` };
   const suppressions = [...(snapshot?.suppressions ?? [])].sort(
     (a, b) => suppressionSeverity.indexOf(a.reason) - suppressionSeverity.indexOf(b.reason),
   );

@@ -7,6 +7,7 @@ import {
   type NotificationProvider,
   type OutgoingMessage,
   type ProviderErrorClass,
+  type ReportedPrice,
   type SendResult,
 } from '../provider.js';
 import { brief, createHttpClient, header, parseConfig, transportError, trimBaseUrl, type ProviderFactoryOptions } from '../http-provider.js';
@@ -200,6 +201,20 @@ export function createOvhProvider(config: OvhConfig, options: OvhProviderOptions
 
     async check(): Promise<void> {
       await signedCall('GET', servicePath);
+    },
+
+    // An SMS is a job until it leaves, then an outgoing record with the same id; both say the credits it used.
+    async lookUpPrice(id: string): Promise<ReportedPrice | null> {
+      for (const resource of ['outgoing', 'jobs']) {
+        try {
+          const { data } = await signedCall<{ credits?: unknown }>('GET', `${servicePath}/${resource}/${encodeURIComponent(id)}`);
+          const credits = Number(data?.credits);
+          return Number.isFinite(credits) && credits >= 0 ? { credits } : null;
+        } catch (error) {
+          if (!(error instanceof ProviderError) || error.details.status !== 404) throw error;
+        }
+      }
+      return null;
     },
   };
 }

@@ -6,6 +6,7 @@ import {
   type NotificationProvider,
   type OutgoingMessage,
   type ProviderErrorClass,
+  type ReportedPrice,
   type SendResult,
 } from '../provider.js';
 import { brief, createHttpClient, header, parseConfig, transportError, trimBaseUrl, type ProviderFactoryOptions } from '../http-provider.js';
@@ -50,6 +51,7 @@ interface TwilioMessageBody {
   status?: string;
   price?: string | null;
   price_unit?: string | null;
+  num_segments?: string | null;
 }
 
 export function createTwilioProvider(config: TwilioConfig, options: ProviderFactoryOptions = {}): NotificationProvider {
@@ -100,6 +102,22 @@ export function createTwilioProvider(config: TwilioConfig, options: ProviderFact
         throw transportError('twilio', error, options.timeoutMs);
       }
       if (response.status !== 200) throw twilioError(response.status, response.data, header(response.headers, 'retry-after'));
+    },
+
+    // The status callback carries no price: the Message resource has it, filled in some time after sending.
+    async lookUpPrice(messageSid: string): Promise<ReportedPrice | null> {
+      let response;
+      try {
+        response = await http.get(`${baseUrl}${accountPath}/Messages/${encodeURIComponent(messageSid)}.json`, { auth, headers: { Accept: 'application/json' } });
+      } catch (error) {
+        throw transportError('twilio', error, options.timeoutMs);
+      }
+      if (response.status !== 200) throw twilioError(response.status, response.data, header(response.headers, 'retry-after'));
+      const body = (response.data ?? {}) as TwilioMessageBody;
+      const cost = parseCost(body.price, body.price_unit);
+      if (!cost) return null;
+      const segments = Number(body.num_segments);
+      return Number.isInteger(segments) && segments > 0 ? { ...cost, segments } : cost;
     },
   };
 }

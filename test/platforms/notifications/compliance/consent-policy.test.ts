@@ -36,6 +36,17 @@ const snapshot = (granted: boolean | null, ...reasons: (typeof suppressionReason
 });
 
 describe('decideConsent', () => {
+  it('an erased address gets nothing, marketing or transactional, whatever was recorded before', () => {
+    for (const kind of ['marketing', 'transactional'] as const) {
+      expect(decideConsent({ ...snapshot(true), erased: true }, check('email', kind))).toEqual({
+        send: false,
+        skip: 'suppressed',
+        detail: 'email recipient erased (GDPR erasure request): blocks every message',
+      });
+    }
+    expect(decideConsent({ ...snapshot(true), erased: false }, check('email', 'marketing'))).toEqual({ send: true });
+  });
+
   it('marketing needs granted consent', () => {
     expect(decideConsent(snapshot(true), check('email', 'marketing'))).toEqual({ send: true });
     expect(decideConsent(null, check('email', 'marketing'))).toEqual({ send: false, skip: 'no_consent', detail: 'no marketing consent recorded on email' });

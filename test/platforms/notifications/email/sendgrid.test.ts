@@ -213,13 +213,63 @@ describe('SendGrid provider against the SendGrid contract (Prism)', () => {
     expect(results.map((r) => r.providerMessageId)).toEqual(['sendgrid:ntf_batch_0', 'sendgrid:ntf_batch_1', 'sendgrid:ntf_batch_2']);
   });
 
-  it('refuses, before any request, a batch whose messages differ in content', async () => {
+  it('sends messages of different content in one request, each personalization with its own subject, text and HTML', async () => {
     const provider = createSendGridProvider(config(proxy.url));
     const before = proxy.requests.length;
-    const error = await failure(provider.sendBatch([message(), message({ notificationId: 'ntf_other' }, { subject: 'Autre sujet' })]));
+    const results = await provider.sendBatch([
+      message({ notificationId: 'ntf_claire' }),
+      message({ notificationId: 'ntf_paul', recipient: 'paul.durand@example.fr' }, { subject: 'Votre table est prête', text: 'Bonjour Paul', html: '<p>Bonjour Paul</p>' }),
+    ]);
+    expect(results).toHaveLength(2);
+    expect(proxy.requests.length).toBe(before + 1);
+    const request = proxy.requests[before] as Recorded;
+    expect(request.status).toBe(202);
+    expect(request.violations).toBeUndefined();
+    const body = request.json as {
+      content: { type: string; value: string }[];
+      personalizations: { subject: string; substitutions: Record<string, string> }[];
+    };
+    // The content is the substitution tags; SendGrid puts each personalization's own parts in their place.
+    const [textTag, htmlTag] = body.content.map((c) => c.value);
+    expect(body.personalizations[1]!.subject).toBe('Votre table est prête');
+    expect(body.personalizations[1]!.substitutions).toEqual({ [textTag!]: 'Bonjour Paul', [htmlTag!]: '<p>Bonjour Paul</p>' });
+    expect(body.personalizations[0]!.substitutions[htmlTag!]).toContain('menu du 14 février');
+  });
+
+  it('refuses, before any request, a batch whose messages cannot share one (too large for substitutions)', async () => {
+    const provider = createSendGridProvider(config(proxy.url));
+    const before = proxy.requests.length;
+    const error = await failure(
+      provider.sendBatch([message(), message({ notificationId: 'ntf_other' }, { html: `<p>${'long '.repeat(3_000)}</p>` })]),
+    );
     expect(error.errorClass).toBe('permanent');
     expect(error.message).toContain('ntf_other');
     expect(proxy.requests.length).toBe(before);
+  });
+
+  it('sends messages handed to send() at the same moment as one request, and fails only the one SendGrid refuses', async () => {
+    const provider = createSendGridProvider(config(proxy.url));
+    const before = proxy.requests.length;
+    const messages = Array.from({ length: 20 }, (_, i) =>
+      message({ notificationId: `ntf_together_${i}`, recipient: `client${i}@example.fr` }, { subject: `Bonjour client ${i}` }),
+    );
+    const results = await Promise.all(messages.map((m) => provider.send(m)));
+    expect(results).toHaveLength(20);
+    expect(proxy.requests.length).toBe(before + 1);
+    expect((proxy.requests[before]!.json as { personalizations: unknown[] }).personalizations).toHaveLength(20);
+
+    // One address the contract refuses: the request fails as a whole, then each goes alone and only that one fails.
+    const mixed = [message({ notificationId: 'ntf_ok_1' }), message({ notificationId: 'ntf_bad', recipient: 'not-an-address' }), message({ notificationId: 'ntf_ok_2', recipient: 'paul.durand@example.fr' })];
+    const outcomes = await Promise.allSettled(mixed.map((m) => provider.send(m)));
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(((outcomes[1] as PromiseRejectedResult).reason as ProviderError).errorClass).toBe('permanent');
+  });
+
+  it('batch_size 1 sends every message on its own', async () => {
+    const provider = createSendGridProvider({ ...config(proxy.url), batch_size: 1 });
+    const before = proxy.requests.length;
+    await Promise.all([message({ notificationId: 'ntf_a' }), message({ notificationId: 'ntf_b' })].map((m) => provider.send(m)));
+    expect(proxy.requests.length).toBe(before + 2);
   });
 });
 
