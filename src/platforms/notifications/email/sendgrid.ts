@@ -125,12 +125,12 @@ export function createSendGridProvider(config: SendGridConfig, options: EmailPro
     throw errorFor(response);
   }
 
-  async function sendBatch(messages: readonly OutgoingMessage[]): Promise<SendResult[]> {
+  async function sendBatch(messages: readonly OutgoingMessage[], known?: readonly EmailContent[]): Promise<SendResult[]> {
     if (messages.length === 0) return [];
     if (messages.length > SENDGRID_MAX_PERSONALIZATIONS) {
       throw new ProviderError('sendgrid', 'permanent', `a batch holds at most ${SENDGRID_MAX_PERSONALIZATIONS} messages, got ${messages.length}`);
     }
-    const contents = messages.map((m) => emailContent('sendgrid', m));
+    const contents = known ?? messages.map((m) => emailContent('sendgrid', m));
     const first = contents[0] as EmailContent;
     const ids = messages.map((m) => m.notificationId);
     if (contents.every((c) => c.subject === first.subject && c.text === first.text && c.html === first.html)) {
@@ -171,12 +171,12 @@ export function createSendGridProvider(config: SendGridConfig, options: EmailPro
     const sendEachAlone = (indexes: number[]) =>
       Promise.all(indexes.map(async (index) => void (results[index] = await settle(() => sendAlone(messages[index]!)))));
     const sendTogether = async (indexes: number[]) => {
-      const outcome = await settle(() => sendBatch(indexes.map((index) => messages[index]!)));
+      const outcome = await settle(() => sendBatch(indexes.map((index) => messages[index]!), indexes.map((index) => contents[index]!)));
       if (outcome.ok) indexes.forEach((index, n) => (results[index] = { ok: true, value: outcome.value[n]! }));
       else if (outcome.error instanceof ProviderError && outcome.error.errorClass === 'permanent') await sendEachAlone(indexes);
       else for (const index of indexes) results[index] = outcome;
     };
-    const { sameContent, substituted, alone } = groupForRequests(messages, results);
+    const { contents, sameContent, substituted, alone } = groupForRequests(messages, results);
     await Promise.all([...sameContent.map(sendTogether), substituted.length > 0 ? sendTogether(substituted) : undefined, sendEachAlone(alone)]);
     return results;
   }, entry.batch_size ?? SENDGRID_MAX_PERSONALIZATIONS);
@@ -187,7 +187,7 @@ export function createSendGridProvider(config: SendGridConfig, options: EmailPro
 
     send: (message: OutgoingMessage) => together.call(message),
 
-    sendBatch,
+    sendBatch: (messages) => sendBatch(messages),
 
     async check(): Promise<void> {
       // GET /v3/scopes: authenticated, cheap, lists the key's own permissions (needs no extra scope).
@@ -201,6 +201,7 @@ export function createSendGridProvider(config: SendGridConfig, options: EmailPro
 /**
  * Which messages share a request: groups of identical content; the other messages whose parts match the first of them
  * and fit in substitutions; and the rest, alone. A message that is not valid e-mail gets its error in results at once.
+ * The rendered contents come back too, so that the requests do not work them out again.
  */
 function groupForRequests(messages: readonly OutgoingMessage[], results: Settled<SendResult>[]) {
   const byContent = new Map<string, number[]>();
@@ -221,7 +222,7 @@ function groupForRequests(messages: readonly OutgoingMessage[], results: Settled
   const substituted = singles.filter((index) => reference && batchable(contents[index]!, reference));
   const together = new Set(substituted);
   const alone = singles.filter((index) => !together.has(index));
-  return { sameContent, substituted: substituted.length > 1 ? substituted : [], alone: substituted.length > 1 ? alone : singles };
+  return { contents, sameContent, substituted: substituted.length > 1 ? substituted : [], alone: substituted.length > 1 ? alone : singles };
 }
 
 /** Whether a message can travel in one request with the reference: the same parts, small enough for substitutions. */
