@@ -1,8 +1,8 @@
-import { connect, headers as natsHeaders, nanos } from '@nats-io/transport-node';
+import { connect, nanos } from '@nats-io/transport-node';
+import { createJetStreamPublisher } from '../infrastructure/bus/jetstream-publisher.js';
 import {
   JetStreamApiCodes,
   JetStreamApiError,
-  jetstream,
   jetstreamManager,
   RetentionPolicy,
   StorageType,
@@ -54,16 +54,17 @@ export async function openIntegrationEventStream(options: IntegrationEventStream
     await nc.close();
     throw error;
   }
-  const js = jetstream(nc);
+  const publisher = createJetStreamPublisher(nc);
   return {
     subjectPrefix,
     async publish(message) {
-      const h = natsHeaders();
-      for (const [key, value] of Object.entries(message.headers)) h.set(key, value);
-      const ack = await js.publish(message.subject, JSON.stringify(message.body), { msgID: message.msgId, headers: h });
+      const ack = await publisher.publish(message.subject, JSON.stringify(message.body), { msgId: message.msgId, headers: message.headers });
       return { duplicate: ack.duplicate };
     },
-    close: () => nc.close(),
+    close: async () => {
+      publisher.close();
+      await nc.close();
+    },
   };
 }
 

@@ -44,6 +44,7 @@ import {
   type MessageBus,
   type StopOptions,
 } from './message-bus.js';
+import { createJetStreamPublisher } from './jetstream-publisher.js';
 
 export interface JetStreamBusOptions {
   servers: string | string[];
@@ -77,6 +78,7 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
   void nc.closed().then((error) => error && onError(error, 'connection closed'));
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
+  const publisher = createJetStreamPublisher(nc);
   try {
     await ensureStream(jsm, stream, prefix, options.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS, options.retention ?? 'workqueue');
   } catch (error) {
@@ -97,13 +99,13 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
     await js.publish(deadLetterSubject(prefix, m.subject), m.data, { msgID: `dead:${id}`, headers: h });
   }
 
-  function toBusMessage<T>(m: JsMsg, data: T): BusMessage<T> {
+  function toBusMessage<T>(m: JsMsg, data: T, confirmAcks = true): BusMessage<T> {
     const id = m.headers?.get('Nats-Msg-Id') || String(m.seq);
     return settleOnce<T>(
       { id, subject: m.subject, data, headers: userHeaders(m.headers), deliveryCount: m.info.deliveryCount },
       {
         // ackAck: resolve only once the server has the ack, so "acked" means it will not come back.
-        ack: async () => void (await m.ackAck()),
+        ack: async () => void (confirmAcks ? await m.ackAck() : m.ack()),
         nak: async (delayMs) => (delayMs > 0 ? m.nak(delayMs) : m.nak()),
         deadLetter: async (reason) => {
           await publishDeadLetter(m, id, reason);
@@ -121,9 +123,7 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
     async publish(subject, data, publishOptions) {
       if (closing) throw new Error('The bus is closed');
       const json = encodePublish(prefix, subject, data, publishOptions);
-      const h = natsHeaders();
-      for (const [key, value] of Object.entries(publishOptions.headers ?? {})) h.set(key, value);
-      const ack = await js.publish(subject, json, { msgID: publishOptions.msgId, headers: h });
+      const ack = await publisher.publish(subject, json, { msgId: publishOptions.msgId, headers: publishOptions.headers });
       return { duplicate: ack.duplicate };
     },
 
@@ -164,7 +164,7 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
         let message: BusMessage<T>;
         let run: () => Promise<void>;
         try {
-          message = toBusMessage(m, m.json<T>());
+          message = toBusMessage(m, m.json<T>(), consumeOptions.confirmAcks ?? consumeDefaults.confirmAcks);
           run = () => runHandler(message, handler, limits, onError);
         } catch (error) {
           message = toBusMessage<T>(m, undefined as T);
@@ -260,6 +260,7 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
     close() {
       closing ??= (async () => {
         await Promise.all([...stops].map((stop) => stop()));
+        publisher.close();
         await nc.close();
       })();
       return closing;

@@ -55,6 +55,12 @@ export interface ConsumeOptions {
    * The in-process bus is one process: concurrency 1 is enough there.
    */
   ordered?: boolean;
+  /**
+   * Whether ack() waits for the server to confirm it has the ack (default true). Without it, an ack lost on the way
+   * (the connection dropping at that moment) brings the message back after the ack wait: leave it on unless the
+   * handler recognises a job it has already done, and then save the round trip per message.
+   */
+  confirmAcks?: boolean;
 }
 
 export interface StopOptions {
@@ -124,6 +130,7 @@ export const consumeDefaults = {
   ackWaitMs: 30_000,
   concurrency: 1,
   ordered: false,
+  confirmAcks: true,
 } satisfies Required<Omit<ConsumeOptions, 'durable' | 'subjects'>>;
 
 export function deadLetterSubject(prefix: string, subject: string): string {

@@ -38,6 +38,10 @@ CREATE TABLE IF NOT EXISTS es_events (
 CREATE INDEX IF NOT EXISTS es_events_transaction_position_idx ON es_events (transaction_id, global_position);
 CREATE INDEX IF NOT EXISTS es_events_category_transaction_position_idx
   ON es_events (category, transaction_id, global_position);
+-- Followers that want a few event types read each type's events in global order straight from this index, so a
+-- reader of rare types does not walk past everything else.
+CREATE INDEX IF NOT EXISTS es_events_type_transaction_position_idx
+  ON es_events (type, transaction_id, global_position);
 
 -- Is this append a repeat of one already stored? Returns the original result (revision, commit, prepare of its last
 -- event) when ALL ids exist in this stream, consecutive and in the same order; no row when none exists; raises
@@ -152,11 +156,13 @@ $$;
 
 -- Several appends in one statement, so in one transaction: p_appends is a JSON array of
 -- {stream_id, expected_kind, expected_revision, events}; one row per append, in order. The errors of es_append name
--- the failing stream in their HINT. No exception block: it would open a subtransaction per append.
+-- the failing stream in their HINT.
 --
--- Fast path, set-based: when every append creates its stream (no_stream), the streams are distinct and neither they
--- nor any of the event ids exist yet (a campaign requesting its notifications), two INSERTs write the whole batch.
--- Anything else (a repeat, a stream that exists) goes through es_append, one append at a time.
+-- Fast path, set-based, for the usual batch (a campaign creating its notifications, workers recording results): the
+-- streams are distinct, each append expects 'no_stream' or an exact revision, and none of the event ids exists yet.
+-- Three statements write the whole batch, inside one subtransaction: if any stream is not as expected or an id is
+-- taken, it is rolled back and the batch goes through es_append one append at a time, which tells a repeat from a
+-- conflict and raises the precise error.
 CREATE OR REPLACE FUNCTION es_append_many(p_appends jsonb)
 RETURNS TABLE (o_index int, o_revision bigint, o_commit text, o_prepare bigint)
 LANGUAGE plpgsql AS $$
@@ -164,46 +170,53 @@ DECLARE
   v_append record;
   v_result record;
   v_count int := jsonb_array_length(p_appends);
-  v_created int;
-  v_taken text;
+  v_moved int;
 BEGIN
   IF v_count > 0
      AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p_appends) a(a)
-                      WHERE a.a ->> 'expected_kind' <> 'no_stream' OR jsonb_array_length(a.a -> 'events') = 0)
-     AND (SELECT count(DISTINCT a.a ->> 'stream_id') FROM jsonb_array_elements(p_appends) a(a)) = v_count
-     AND NOT EXISTS (SELECT 1 FROM es_streams s
-                      WHERE s.stream_id IN (SELECT a.a ->> 'stream_id' FROM jsonb_array_elements(p_appends) a(a)))
-     AND NOT EXISTS (SELECT 1 FROM es_events e
-                      WHERE e.event_id IN (SELECT (ev.ev ->> 'id')::uuid FROM jsonb_array_elements(p_appends) a(a),
-                                           jsonb_array_elements(a.a -> 'events') ev(ev))) THEN
-    WITH created AS (
-      INSERT INTO es_streams (stream_id, revision)
-      SELECT a.a ->> 'stream_id', jsonb_array_length(a.a -> 'events') - 1 FROM jsonb_array_elements(p_appends) a(a)
-      ON CONFLICT (stream_id) DO NOTHING
-      RETURNING 1
-    )
-    SELECT count(*) INTO v_created FROM created;
-    IF v_created < v_count THEN
-      -- A concurrent writer created one of the streams since the check: as es_append would say, it exists.
-      SELECT a.a ->> 'stream_id' INTO v_taken FROM jsonb_array_elements(p_appends) a(a)
-       WHERE EXISTS (SELECT 1 FROM es_streams s WHERE s.stream_id = a.a ->> 'stream_id') LIMIT 1;
-      RAISE EXCEPTION 'wrong expected revision' USING ERRCODE = '${WRONG_EXPECTED_REVISION_SQLSTATE}', DETAIL = '0', HINT = v_taken;
-    END IF;
-    RETURN QUERY
-    WITH inserted AS (
-      INSERT INTO es_events (event_id, stream_id, stream_revision, category, type, data, metadata)
-      SELECT (ev.ev ->> 'id')::uuid, a.a ->> 'stream_id', ev.ord - 1, split_part(a.a ->> 'stream_id', '-', 1), ev.ev ->> 'type',
-             coalesce(ev.ev -> 'data', 'null'::jsonb), coalesce(ev.ev -> 'metadata', '{}'::jsonb)
-        FROM jsonb_array_elements(p_appends) WITH ORDINALITY AS a(a, ord),
-             jsonb_array_elements(a.a -> 'events') WITH ORDINALITY AS ev(ev, ord)
-       ORDER BY a.ord, ev.ord
-      RETURNING stream_id, stream_revision, global_position
-    )
-    SELECT (a.ord - 1)::int, max(i.stream_revision), pg_current_xact_id()::text, max(i.global_position)
-      FROM inserted i JOIN jsonb_array_elements(p_appends) WITH ORDINALITY AS a(a, ord) ON i.stream_id = a.a ->> 'stream_id'
-     GROUP BY a.ord
-     ORDER BY a.ord;
-    RETURN;
+                      WHERE a.a ->> 'expected_kind' NOT IN ('no_stream', 'exact') OR jsonb_array_length(a.a -> 'events') = 0)
+     AND (SELECT count(DISTINCT a.a ->> 'stream_id') FROM jsonb_array_elements(p_appends) a(a)) = v_count THEN
+    BEGIN
+      WITH planned AS (
+        SELECT a.a ->> 'stream_id' AS stream_id, a.a ->> 'expected_kind' AS kind,
+               (a.a ->> 'expected_revision')::bigint AS expected, jsonb_array_length(a.a -> 'events') AS n
+          FROM jsonb_array_elements(p_appends) a(a)
+      ), created AS (
+        INSERT INTO es_streams (stream_id, revision)
+        SELECT p.stream_id, p.n - 1 FROM planned p WHERE p.kind = 'no_stream'
+        ON CONFLICT (stream_id) DO NOTHING
+        RETURNING 1
+      ), moved AS (
+        -- The row lock makes a concurrent writer of the same stream wait, then the revision is checked again.
+        UPDATE es_streams s SET revision = s.revision + p.n
+          FROM planned p
+         WHERE p.kind = 'exact' AND s.stream_id = p.stream_id AND s.revision = p.expected
+        RETURNING 1
+      )
+      SELECT (SELECT count(*) FROM created) + (SELECT count(*) FROM moved) INTO v_moved;
+      IF v_moved < v_count THEN
+        RAISE EXCEPTION 'not the expected streams' USING ERRCODE = 'EV099';
+      END IF;
+      RETURN QUERY
+      WITH inserted AS (
+        INSERT INTO es_events (event_id, stream_id, stream_revision, category, type, data, metadata)
+        SELECT (ev.ev ->> 'id')::uuid, a.a ->> 'stream_id',
+               coalesce((a.a ->> 'expected_revision')::bigint, -1) + ev.ord, split_part(a.a ->> 'stream_id', '-', 1),
+               ev.ev ->> 'type', coalesce(ev.ev -> 'data', 'null'::jsonb), coalesce(ev.ev -> 'metadata', '{}'::jsonb)
+          FROM jsonb_array_elements(p_appends) WITH ORDINALITY AS a(a, ord),
+               jsonb_array_elements(a.a -> 'events') WITH ORDINALITY AS ev(ev, ord)
+         ORDER BY a.ord, ev.ord
+        RETURNING stream_id, stream_revision, global_position
+      )
+      SELECT (a.ord - 1)::int, max(i.stream_revision), pg_current_xact_id()::text, max(i.global_position)
+        FROM inserted i JOIN jsonb_array_elements(p_appends) WITH ORDINALITY AS a(a, ord) ON i.stream_id = a.a ->> 'stream_id'
+       GROUP BY a.ord
+       ORDER BY a.ord;
+      RETURN;
+    EXCEPTION WHEN SQLSTATE 'EV099' OR unique_violation THEN
+      -- Rolled back to the start of the block: let es_append sort it out, append by append.
+      NULL;
+    END;
   END IF;
   FOR v_append IN SELECT x.a, x.ord FROM jsonb_array_elements(p_appends) WITH ORDINALITY AS x(a, ord) ORDER BY x.ord LOOP
     SELECT * INTO v_result FROM es_append(v_append.a ->> 'stream_id', v_append.a ->> 'expected_kind',

@@ -84,6 +84,9 @@ export class NotificationWorker {
           // Many at once: their reads, consent checks, provider calls (SendGrid batches them) and results each share a
           // round trip, so throughput grows with this until the provider's rate limit holds it back.
           concurrency: this.options.concurrency ?? 256,
+          // A job acked only after its result is recorded: if the ack is lost, the job comes back, finds the
+          // notification no longer pending and does nothing. Not waiting for the server saves a round trip per job.
+          confirmAcks: false,
           ...(this.options.ackWaitMs ? { ackWaitMs: this.options.ackWaitMs } : {}),
         },
         (message) => this.handle(message),
@@ -144,7 +147,8 @@ export class NotificationWorker {
     const started = performance.now();
     try {
       const result = await this.router.send(outgoing);
-      log.info(
+      // Debug: a campaign sends tens of thousands; the notification's history keeps the provider and its message id.
+      log.debug(
         { channel: outgoing.channel, provider: result.provider, failed_over: result.failedOver, attempt: message.deliveryCount, duration_ms: Math.round(performance.now() - started) },
         'provider accepted the notification',
       );

@@ -264,6 +264,32 @@ export function eventStoreContract(
         expect(all.map((e) => e.id)).toEqual(ids);
       });
 
+      it('appendMany to existing streams at exact revisions, with new ones: written, and a repeat writes nothing', async () => {
+        const [a, b, fresh] = [streamId(), streamId(), streamId()];
+        await store.append(a, events(2), { expectedRevision: 'no_stream' });
+        await store.append(b, [event()], { expectedRevision: 'no_stream' });
+        const appends = [
+          { streamId: a, events: events(2), expectedRevision: 1 },
+          { streamId: fresh, events: [event()], expectedRevision: 'no_stream' as const },
+          { streamId: b, events: [event()], expectedRevision: 0 },
+        ];
+        const results = await store.appendMany(appends);
+        expect(results.map((r) => r.nextExpectedRevision)).toEqual([3, 0, 1]);
+        expect((await store.readStream(a)).map((e) => e.revision)).toEqual([0, 1, 2, 3]);
+        expect((await store.readStream(a)).slice(2).map((e) => e.id)).toEqual(appends[0]!.events.map((e) => e.id));
+        expect((await store.readStream(b)).at(-1)!.position).toEqual(results[2]!.position);
+        expect(await store.appendMany(appends)).toEqual(results);
+        expect((await store.readStream(a)).length).toBe(4);
+
+        // One stale expectation among them: that append's error, and (where atomic) none of the others written.
+        const next = [
+          { streamId: a, events: [event()], expectedRevision: 3 },
+          { streamId: b, events: [event()], expectedRevision: 0 },
+        ];
+        await expectWrongRevision(store.appendMany(next), b, 0, 1);
+        if (capabilities.atomicAppendMany !== false) expect((await store.readStream(a)).length).toBe(4);
+      });
+
       it('appendMany throws the error of the append that fails, naming its stream', async () => {
         const fine = streamId();
         const taken = streamId();
@@ -389,6 +415,15 @@ export function eventStoreContract(
           [s1, 'Closed'],
           [s3, 'Closed'],
         ]);
+        // Several types (one listed twice): merged in global order, each event once.
+        const byTypes = await settledReadAll(store, { filter: { categories: [category], eventTypes: ['Closed', 'Opened', 'Closed'] } }, 3);
+        expect(byTypes.map((e) => [e.streamId, e.type])).toEqual([
+          [s1, 'Opened'],
+          [s1, 'Closed'],
+          [s2, 'Opened'],
+        ]);
+        const limited = await store.readAll({ filter: { categories: [category], eventTypes: ['Closed', 'Opened'] }, maxCount: 2 });
+        expect(limited.map((e) => e.type)).toEqual(['Opened', 'Closed']);
         const typeAlone = await settledReadAll(store, { filter: { eventTypes: [`Closed${category}`] } }, 0);
         expect(typeAlone).toEqual([]);
       });

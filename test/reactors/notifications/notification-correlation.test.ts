@@ -26,7 +26,8 @@ describe('correlation id from the API call to the provider call', () => {
   beforeAll(async () => {
     mailjet = await startMailjetDouble();
     t = await startTestApp(database, {
-      logger: pino({ level: 'info' }, logs.stream),
+      // The per-notification provider line is at debug level (a campaign sends tens of thousands).
+      logger: pino({ level: 'debug' }, logs.stream),
       templates: { reservation_confirmation: { subject: 'Bienvenue {{first_name}}', body_html: '<p>Bonjour {{first_name}}</p>' } },
       notifications: {
         email: { provider: 'mailjet', api_key: mailjet.apiKey, api_secret: mailjet.apiSecret, from_email: 'restaurant@levieuxmoulin.fr', base_url: mailjet.url } as never,
