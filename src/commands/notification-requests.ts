@@ -67,7 +67,8 @@ export function parseNotifyBody(body: NotifyBody): ParsedRecipient[] {
     const parsed = batchEntrySchema.safeParse(entry);
     if (!parsed.success) return { index, errors: issueDetails(parsed.error.issues, prefix) };
     const { client_id, ...fields } = parsed.data;
-    return toRequest(index, { ...defaults, ...fields, data: { ...(body.data ?? {}), ...(fields.data ?? {}) } }, client_id, `${prefix}.`);
+    // Object.assign, not `{ ...defaults, ...fields, data }`: V8 builds a spread followed by properties on a slow path.
+    return toRequest(index, Object.assign({}, defaults, fields, { data: { ...(body.data ?? {}), ...(fields.data ?? {}) } }), client_id, `${prefix}.`);
   });
 }
 

@@ -113,7 +113,7 @@ export class NotificationWorker {
     const { state, revision } = await this.handler.load(notificationStreamId(id));
     if (state.status !== 'pending') return; // already sent, failed or skipped: nothing to do
     const record = (command: NotificationCommand) =>
-      this.handler.handle(notificationStreamId(id), command, { ...context, now: new Date() }, { loaded: { state, revision } });
+      this.handler.handle(notificationStreamId(id), command, Object.assign({}, context, { now: new Date() }), { loaded: { state, revision } });
     const attempts = this.options.maxDeliver ?? 5;
     if (message.deliveryCount > attempts) {
       // Every attempt ended without a result (the worker stopped each time): fail it rather than try forever.

@@ -26,14 +26,15 @@ export class TemplateRenderer implements NotificationRenderer {
         case 'email': {
           if (!rendered.subject || !rendered.html) throw new RenderError('template_lacks_channel', `Template ${template.id} has no e-mail subject and body`);
           const headers = template.kind === 'marketing' ? this.marketingHeaders?.(notification) : undefined;
-          return { ...base, email: { subject: rendered.subject, html: rendered.html, text: rendered.text ?? '', ...(headers ? { headers } : {}) } };
+          // Object.assign, not `{ ...base, email }`: see the note on evolve in domain/notification.ts.
+          return Object.assign({}, base, { email: { subject: rendered.subject, html: rendered.html, text: rendered.text ?? '', ...(headers ? { headers } : {}) } });
         }
         case 'sms':
           if (!rendered.sms) throw new RenderError('template_lacks_channel', `Template ${template.id} has no SMS text`);
-          return { ...base, sms: rendered.sms };
+          return Object.assign({}, base, { sms: rendered.sms });
         case 'push':
           if (!rendered.push) throw new RenderError('template_lacks_channel', `Template ${template.id} has no push title and body`);
-          return { ...base, push: rendered.push };
+          return Object.assign({}, base, { push: rendered.push });
       }
     } catch (error) {
       if (error instanceof RenderError) throw error;

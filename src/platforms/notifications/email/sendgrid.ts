@@ -147,7 +147,7 @@ export function createSendGridProvider(config: SendGridConfig, options: EmailPro
     const personalizations = messages.map((m, i) => {
       const content = contents[i] as EmailContent;
       const substitutions = { ...(content.text ? { [TEXT_TAG]: content.text } : {}), ...(content.html ? { [HTML_TAG]: content.html } : {}) };
-      return { ...personalization(m, content), subject: content.subject, substitutions };
+      return Object.assign(personalization(m, content), { subject: content.subject, substitutions });
     });
     const template = { ...first, text: first.text ? TEXT_TAG : '', html: first.html ? HTML_TAG : '' };
     return post(personalizations, template, ids);
