@@ -5,6 +5,9 @@
  */
 
 const blockTags = 'p|div|h[1-6]|ul|ol|table|blockquote|section|article|header|footer|main|nav|aside|address|pre|form|fieldset|figure|figcaption|dl';
+// Compiled once: this runs for every e-mail sent without a body_text.
+const blockTagPattern = new RegExp(`</?(?:${blockTags})\\b[^>]*>`, 'gi');
+const attributePatterns = new Map<string, RegExp>();
 
 export function htmlToText(html: string): string {
   let text = html
@@ -23,7 +26,7 @@ export function htmlToText(html: string): string {
     .replace(/<\/t[dh]\s*> ?(?=<t[dh]\b)/gi, '\t')
     .replace(/<(?:tr|dt|dd)\b[^>]*>/gi, '\n')
     .replace(/<\/(?:tr|dt|dd)\s*>/gi, '')
-    .replace(new RegExp(`</?(?:${blockTags})\\b[^>]*>`, 'gi'), '\n\n')
+    .replace(blockTagPattern, '\n\n')
     .replace(/<\/?[a-z][^>]*>/gi, '');
   text = decodeEntities(text);
   return text
@@ -50,7 +53,12 @@ function link(attributes: string, label: string): string {
 }
 
 function attribute(attributes: string, name: string, decode = true): string | undefined {
-  const match = new RegExp(`(?:^|\\s)${name}\\s*=\\s*(?:"([^"]*)"|'([^']*)'|([^\\s"'>]+))`, 'i').exec(attributes);
+  let pattern = attributePatterns.get(name);
+  if (!pattern) {
+    pattern = new RegExp(`(?:^|\\s)${name}\\s*=\\s*(?:"([^"]*)"|'([^']*)'|([^\\s"'>]+))`, 'i');
+    attributePatterns.set(name, pattern);
+  }
+  const match = pattern.exec(attributes);
   if (!match) return undefined;
   const value = match[1] ?? match[2] ?? match[3] ?? '';
   return decode ? decodeEntities(value) : value;
