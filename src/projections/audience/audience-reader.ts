@@ -96,7 +96,9 @@ export class AudienceReader {
       .limit(limit);
     if (after !== null) query = query.where('c.customer_id', '>', after);
     const rows = await query.execute();
-    return rows.map((row) => ({ ...row, address: row.address as string }));
+    // Object.assign, not `{ ...row, address }`: V8 builds a spread followed by properties on a slow path (a page of a
+    // campaign's audience is thousands of rows).
+    return rows.map((row) => Object.assign({}, row, { address: row.address as string }));
   }
 
   private customers(audience: TargetAudience): Customers {

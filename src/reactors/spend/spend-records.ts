@@ -36,7 +36,9 @@ export class SpendRecords {
 
 /** The spend of one message at the configured unit cost. */
 export function configuredSpend(message: PricedMessage, pricing: ProviderPricing, at: Date): SpendRecord {
-  return { ...message, amount: pricing.unitCost, currency: pricing.currency, source: 'configured', quantity: 1, unit: 'message', recorded_at: at.toISOString() };
+  // Object.assign, not `{ ...message, amount, … }`: V8 builds a spread followed by properties on a slow path, and this runs
+  // for every message sent.
+  return Object.assign({}, message, { amount: pricing.unitCost, currency: pricing.currency, source: 'configured' as const, quantity: 1, unit: 'message' as const, recorded_at: at.toISOString() });
 }
 
 /**
@@ -47,7 +49,7 @@ export function reportedSpend(message: PricedMessage, price: ReportedPrice, pric
   const recorded_at = at.toISOString();
   if ('credits' in price) {
     if (!pricing) return null;
-    return { ...message, amount: round(price.credits * pricing.unitCost), currency: pricing.currency, source: 'reported', quantity: price.credits, unit: 'credit', recorded_at };
+    return Object.assign({}, message, { amount: round(price.credits * pricing.unitCost), currency: pricing.currency, source: 'reported' as const, quantity: price.credits, unit: 'credit' as const, recorded_at });
   }
   return {
     ...message,
