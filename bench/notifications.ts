@@ -102,6 +102,9 @@ export async function benchNotifications(databaseUrl: string, natsUrl: string | 
       await new Promise((r) => setTimeout(r, 250));
     }
     const done = Date.now();
+    // Steady state, not the tail of the burst: the latency run starts once every projection and reactor has caught up
+    // with the 'total' notifications above (their catch-up would otherwise compete with the run for the CPU).
+    await waitUntilCaughtUp(url, key);
 
     // 2. latency at a steady 1,000/s
     const requestedAt = new Map<string, number>();
@@ -137,4 +140,20 @@ export async function benchNotifications(databaseUrl: string, natsUrl: string | 
     await Promise.all([service, ...others].map((process) => process.stop()));
     await double.stop();
   }
+}
+
+/** Waits until the status route shows no projection or reactor with events still to handle. */
+async function waitUntilCaughtUp(url: string, key: string, timeoutMs = 10 * 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const pending = (value: unknown): number => {
+    if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + pending(item), 0);
+    if (value === null || typeof value !== 'object') return 0;
+    return Object.entries(value).reduce((sum, [name, item]) => sum + (name === 'pending_events' && typeof item === 'number' ? item : pending(item)), 0);
+  };
+  while (Date.now() < deadline) {
+    const response = await fetch(`${url}/api/communication/status`, { headers: { authorization: `Bearer ${key}` } });
+    if (pending(await response.json()) === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error('projections and reactors did not catch up in time');
 }

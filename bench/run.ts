@@ -6,12 +6,16 @@
  *  4. notifications end to end (POST /notify → reactor → NATS → worker → SendGrid connector → a local double);
  *  5. social publications end to end (POST /publish → scheduler → NATS → workers → the five platform doubles);
  *  6. analytics: 1,000,000 notification events loaded into the store, the analytics projection's catch-up rate, then
- *     GET /api/communication/analytics p99 over varied filters and granularities.
+ *     GET /api/communication/analytics p99 over varied filters and granularities;
+ *  7. a campaign to 100,000 e-mail recipients (BENCH_CAMPAIGN_RECIPIENTS) in one CRM segment, each with an e-mail
+ *     marketing consent (BENCH_CAMPAIGN_SEED: direct, or crm through the CRM's NATS subjects): from the launch call
+ *     until every notification reached the SendGrid double, and until GET /analytics counts them all sent.
  * Prints a table and writes bench/results.json.
  */
 import { writeFile } from 'node:fs/promises';
 import { benchAnalytics } from './analytics.js';
 import { benchAppends } from './appends.js';
+import { benchCampaign } from './campaign.js';
 import { benchHttp } from './http.js';
 import { benchNotifications } from './notifications.js';
 import { benchPublications } from './publications.js';
@@ -73,11 +77,24 @@ async function main(): Promise<void> {
     }
     rows.push({ benchmark: 'GET /analytics, every campaign × channel × platform × day (export)', value: r.largest.p50, unit: 'ms p50', note: `max ${r.largest.max} ms, ${r.largest.requests} requests` });
   }
+  if (wants('campaign')) {
+    const url = await freshDatabase(baseUrl, 'comm_bench_campaign');
+    const recipients = Number(process.env.BENCH_CAMPAIGN_RECIPIENTS ?? 100_000);
+    const way = process.env.BENCH_CAMPAIGN_SEED ?? 'direct';
+    if (way !== 'direct' && way !== 'crm') throw new Error(`BENCH_CAMPAIGN_SEED must be direct or crm, not ${way}`);
+    const r = await benchCampaign(url, process.env.BENCH_IN_PROCESS_BUS ? undefined : (process.env.NATS_URL ?? 'nats://127.0.0.1:4222'), recipients, way);
+    const setup = `setup (audience and consents, ${r.setup.way}) ${seconds(r.setup.ms)} s; ${r.bus}`;
+    rows.push({ benchmark: `campaign to ${r.recipients} e-mail recipients, launch → all handed to the provider`, value: seconds(r.handedOverMs), unit: 's', target: '<= 60', note: `${r.sendPerSecond} sent/s, first at ${seconds(r.firstMs)} s; ${setup}` });
+    rows.push({ benchmark: `campaign to ${r.recipients} e-mail recipients, launch → analytics up to date`, value: seconds(r.analyticsMs), unit: 's', target: '<= 60', note: `sent = ${r.recipients} in GET /analytics` });
+    rows.push({ benchmark: 'worker memory (RSS) over the campaign', value: r.rssMb.end, unit: 'MB at end', target: 'flat', note: `start ${r.rssMb.start} MB, max ${r.rssMb.max} MB` });
+  }
   printTable(rows);
   const machine = { node: process.version, cpus: (await import('node:os')).cpus().length, at: new Date().toISOString() };
   await writeFile(new URL('./results.json', import.meta.url), `${JSON.stringify({ machine, results: rows }, null, 2)}\n`);
   process.stdout.write('\nwritten to bench/results.json\n');
 }
+
+const seconds = (ms: number) => Math.round(ms / 100) / 10;
 
 function printTable(rows: Row[]): void {
   const header = ['benchmark', 'value', 'unit', 'target', 'note'];

@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
 
 /**
- * The smallest SendGrid /v3/mail/send that the connector accepts: 202 and an X-Message-Id. It records when each
+ * The smallest SendGrid /v3/mail/send that the connector accepts: 202 and an X-Message-Id (and GET /v3/scopes, its
+ * health check). It records when each
  * notification reached it (custom_args.notification_id), for the request-to-provider latency.
  */
 export interface MinimalSendGrid {
@@ -18,6 +19,11 @@ export async function startMinimalSendGrid(): Promise<MinimalSendGrid> {
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       const at = Date.now();
+      if (request.method === 'GET' && request.url === '/v3/scopes') {
+        // The connector's health check: the key may send mail.
+        response.writeHead(200, { 'content-type': 'application/json' }).end('{"scopes":["mail.send"]}');
+        return;
+      }
       try {
         const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { personalizations?: { custom_args?: { notification_id?: string } }[] };
         for (const p of body.personalizations ?? []) {

@@ -109,12 +109,19 @@ export function unsubscribeUrl(baseUrl: string, token: string): string {
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}/api/communication/unsubscribe/${token}`;
 }
 
+// The keys of the last secret used: every marketing e-mail gets a token, and two HKDF derivations per e-mail were a
+// tenth of the worker's time during a campaign. One entry: a process uses one secret (a rotation replaces it).
+let derived: { secret: string; keys: { encryption: Buffer; mac: Buffer } } | undefined;
+
 function deriveKeys(secret: string): { encryption: Buffer; mac: Buffer } {
   if (typeof secret !== 'string' || secret.length < MIN_UNSUBSCRIBE_SECRET_LENGTH) {
     throw new RangeError(`the unsubscribe secret must be at least ${MIN_UNSUBSCRIBE_SECRET_LENGTH} characters`);
   }
+  if (derived?.secret === secret) return derived.keys;
   const derive = (info: string) => Buffer.from(hkdfSync('sha256', secret, 'vieux-moulin/unsubscribe', info, 32));
-  return { encryption: derive('aes-256-gcm'), mac: derive('hmac-sha256') };
+  const keys = { encryption: derive('aes-256-gcm'), mac: derive('hmac-sha256') };
+  derived = { secret, keys };
+  return keys;
 }
 
 function mac(key: Buffer, data: Buffer): Buffer {
