@@ -99,13 +99,25 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
     await js.publish(deadLetterSubject(prefix, m.subject), m.data, { msgID: `dead:${id}`, headers: h });
   }
 
+  // Unconfirmed acks of one event-loop turn leave in one socket write (see jetstream-publisher.ts).
+  let acks: JsMsg[] = [];
+  const ackQueued = () => {
+    const batch = acks;
+    acks = [];
+    for (const m of batch) m.ack();
+  };
+  const ackSoon = (m: JsMsg) => {
+    if (acks.length === 0) setImmediate(ackQueued);
+    acks.push(m);
+  };
+
   function toBusMessage<T>(m: JsMsg, data: T, confirmAcks = true): BusMessage<T> {
     const id = m.headers?.get('Nats-Msg-Id') || String(m.seq);
     return settleOnce<T>(
       { id, subject: m.subject, data, headers: userHeaders(m.headers), deliveryCount: m.info.deliveryCount },
       {
         // ackAck: resolve only once the server has the ack, so "acked" means it will not come back.
-        ack: async () => void (confirmAcks ? await m.ackAck() : m.ack()),
+        ack: async () => void (confirmAcks ? await m.ackAck() : ackSoon(m)),
         nak: async (delayMs) => (delayMs > 0 ? m.nak(delayMs) : m.nak()),
         deadLetter: async (reason) => {
           await publishDeadLetter(m, id, reason);

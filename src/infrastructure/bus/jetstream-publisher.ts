@@ -72,6 +72,16 @@ export function createJetStreamPublisher(nc: NatsConnection, options: { timeoutM
   }, SWEEP_INTERVAL_MS);
   sweep.unref();
 
+  // Messages published during one turn of the event loop go out together: the client writes what was published
+  // within a microtask in one socket write, and publishers awaiting different things each publish in a microtask of
+  // their own (one write per message otherwise).
+  let queued: (() => void)[] = [];
+  const sendQueued = () => {
+    const sends = queued;
+    queued = [];
+    for (const send of sends) send();
+  };
+
   return {
     publish(subject, data, { msgId, headers }) {
       return new Promise<PublishAck>((resolve, reject) => {
@@ -80,12 +90,15 @@ export function createJetStreamPublisher(nc: NatsConnection, options: { timeoutM
         h.set('Nats-Msg-Id', msgId);
         for (const [key, value] of Object.entries(headers ?? {})) h.set(key, value);
         pending.set(token, { resolve, reject, at: Date.now() });
-        try {
-          nc.publish(subject, data, { reply: `${prefix}.${token}`, headers: h });
-        } catch (error) {
-          pending.delete(token);
-          reject(error as Error);
-        }
+        if (queued.length === 0) setImmediate(sendQueued);
+        queued.push(() => {
+          try {
+            nc.publish(subject, data, { reply: `${prefix}.${token}`, headers: h });
+          } catch (error) {
+            pending.delete(token);
+            reject(error as Error);
+          }
+        });
       });
     },
     close() {
