@@ -109,7 +109,9 @@ export class NotificationWorker {
       now: new Date(),
     };
     // Every line about this job carries the request's correlation id, so one grep follows it from the API call.
-    const log = this.logger.child({ correlation_id: context.correlationId, notification_id: id });
+    // Made when a line is written (a child logger serialises its fields at creation; most jobs write nothing).
+    let child: Logger | undefined;
+    const log = () => (child ??= this.logger.child({ correlation_id: context.correlationId, notification_id: id }));
     const { state, revision } = await this.handler.load(notificationStreamId(id));
     if (state.status !== 'pending') return; // already sent, failed or skipped: nothing to do
     const record = (command: NotificationCommand) =>
@@ -148,7 +150,7 @@ export class NotificationWorker {
     try {
       const result = await this.router.send(outgoing);
       // Debug: a campaign sends tens of thousands; the notification's history keeps the provider and its message id.
-      log.debug(
+      if (this.logger.isLevelEnabled('debug')) log().debug(
         { channel: outgoing.channel, provider: result.provider, failed_over: result.failedOver, attempt: message.deliveryCount, duration_ms: Math.round(performance.now() - started) },
         'provider accepted the notification',
       );
@@ -166,12 +168,12 @@ export class NotificationWorker {
       );
     } catch (error) {
       if (!(error instanceof ProviderError)) {
-        log.warn({ err: error, channel: outgoing.channel, attempt: message.deliveryCount }, 'provider call failed unexpectedly; will retry');
+        log().warn({ err: error, channel: outgoing.channel, attempt: message.deliveryCount }, 'provider call failed unexpectedly; will retry');
         throw error;
       }
       const lastAttempt = message.deliveryCount >= (this.options.maxDeliver ?? 5);
       // The provider's message may quote the recipient: the class and status say enough here, the event keeps the rest.
-      log.warn(
+      log().warn(
         {
           channel: outgoing.channel,
           provider: error.provider,
