@@ -60,11 +60,12 @@ async function applyNotificationEvents(events: RecordedEvent[], db: Kysely<Notif
   }
   for (let start = 0; start < touched.size; start += 1_000) await upsert(db, [...touched.values()].slice(start, start + 1_000));
   for (let start = 0; start < history.length; start += 2_000) {
-    await db
-      .insertInto('notification_history')
-      .values(history.slice(start, start + 2_000).map((h) => Object.assign({}, h, { details: JSON.stringify(h.details) })))
-      .onConflict((oc) => oc.column('event_id').doNothing())
-      .execute();
+    await sql`
+      INSERT INTO notification_history (event_id, notification_id, revision, type, occurred_at, details)
+      SELECT r.event_id, r.notification_id, r.revision, r.type, r.occurred_at, r.details
+        FROM jsonb_to_recordset(${JSON.stringify(history.slice(start, start + 2_000))}::jsonb)
+          AS r(event_id uuid, notification_id uuid, revision integer, type text, occurred_at timestamptz, details jsonb)
+      ON CONFLICT (event_id) DO NOTHING`.execute(db);
   }
 }
 
@@ -155,26 +156,24 @@ function historyRow(notificationId: string, event: RecordedEvent): HistoryRow {
   };
 }
 
+/**
+ * One statement per thousand rows, the rows as one JSON parameter: a VALUES list of 19 parameters per row cost the
+ * projector more to build and send than PostgreSQL spends applying it.
+ */
 async function upsert(db: Kysely<NotificationsTable>, rows: Row[]): Promise<void> {
-  await db
-    .insertInto('notifications')
-    // Object.assign, not `{ ...row, data, failure }`: V8 builds a spread followed by properties on a slow path.
-    .values(rows.map((row) => Object.assign({}, row, { data: JSON.stringify(row.data), failure: row.failure === null ? null : JSON.stringify(row.failure) })))
-    .onConflict((oc) =>
-      oc.column('id').doUpdateSet((eb) => ({
-        status: eb.ref('excluded.status'),
-        provider: eb.ref('excluded.provider'),
-        provider_message_id: eb.ref('excluded.provider_message_id'),
-        sent_at: eb.ref('excluded.sent_at'),
-        delivered_at: eb.ref('excluded.delivered_at'),
-        failure: eb.ref('excluded.failure'),
-        open_count: eb.ref('excluded.open_count'),
-        click_count: eb.ref('excluded.click_count'),
-        first_opened_at: eb.ref('excluded.first_opened_at'),
-        first_clicked_at: eb.ref('excluded.first_clicked_at'),
-        revision: eb.ref('excluded.revision'),
-        updated_at: eb.ref('excluded.updated_at'),
-      })),
-    )
-    .execute();
+  await sql`
+    INSERT INTO notifications (id, template_id, recipient, channel, status, campaign_id, data, provider, provider_message_id,
+      requested_at, sent_at, delivered_at, failure, open_count, click_count, first_opened_at, first_clicked_at, revision, updated_at)
+    SELECT r.id, r.template_id, r.recipient, r.channel, r.status, r.campaign_id, r.data, r.provider, r.provider_message_id,
+      r.requested_at, r.sent_at, r.delivered_at, NULLIF(r.failure, 'null'::jsonb), r.open_count, r.click_count, r.first_opened_at,
+      r.first_clicked_at, r.revision, r.updated_at
+      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r(id uuid, template_id text, recipient text, channel text,
+        status text, campaign_id uuid, data jsonb, provider text, provider_message_id text, requested_at timestamptz,
+        sent_at timestamptz, delivered_at timestamptz, failure jsonb, open_count integer, click_count integer,
+        first_opened_at timestamptz, first_clicked_at timestamptz, revision integer, updated_at timestamptz)
+    ON CONFLICT (id) DO UPDATE SET
+      status = excluded.status, provider = excluded.provider, provider_message_id = excluded.provider_message_id,
+      sent_at = excluded.sent_at, delivered_at = excluded.delivered_at, failure = excluded.failure,
+      open_count = excluded.open_count, click_count = excluded.click_count, first_opened_at = excluded.first_opened_at,
+      first_clicked_at = excluded.first_clicked_at, revision = excluded.revision, updated_at = excluded.updated_at`.execute(db);
 }
