@@ -27,6 +27,7 @@ import { registerApiKeyRoutes } from './commands/api-key-routes.js';
 import type { Logger } from './infrastructure/logging/logger.js';
 import { openEventStore, openSqlClient, type EventStoreKind } from './infrastructure/storage.js';
 import { registerCampaignQueryRoutes } from './projections/campaigns/campaign-query-routes.js';
+import { registerExperimentQueryRoutes } from './projections/campaigns/experiment-query-routes.js';
 import { registerNotificationQueryRoutes } from './projections/notifications/notification-query-routes.js';
 import { registerPublicationQueryRoutes } from './projections/publications/publication-query-routes.js';
 import { TemplateCatalogue } from './projections/templates/template-catalogue.js';
@@ -67,6 +68,8 @@ import { PublicationWorker, type PublicationConnectors } from './reactors/public
 import type { Platform } from './domain/publication-events.js';
 import { facebookWebhookSecretsFromConfig, registerPlatformWebhookRoutes } from './commands/platform-webhook-routes.js';
 import { registerEngagementQueryRoutes } from './projections/engagement/engagement-query-routes.js';
+import { BestTimes } from './projections/engagement/best-times.js';
+import { registerBestTimesRoutes } from './projections/engagement/best-times-routes.js';
 import { registerAnalyticsQueryRoutes } from './projections/analytics/analytics-query-routes.js';
 import { CampaignResults, campaignResultsReactors } from './reactors/analytics/campaign-results.js';
 import { performanceChecksMigrations } from './reactors/analytics/campaign-performance-monitor.js';
@@ -269,6 +272,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     registerApiKeyRoutes(server, apiKeys, db);
     registerCampaignCommandRoutes(server, store);
     registerCampaignQueryRoutes(server, db, positions);
+    registerExperimentQueryRoutes(server, db, positions);
     registerNotificationCommandRoutes(server, store, templates);
     registerNotificationQueryRoutes(server, db, positions);
     registerPublicationQueryRoutes(server, db, positions);
@@ -278,7 +282,9 @@ export async function createApp(options: AppOptions): Promise<App> {
       configuredPlatforms: new Set(Object.keys(connectors) as Platform[]),
       logger,
       outbound,
+      bestTimes: new BestTimes(db),
     });
+    registerBestTimesRoutes(server, db, positions);
     registerConsentCommandRoutes(server, store, unsubscribeSecret);
     registerConsentQueryRoutes(server, db, positions);
     registerTemplateCommandRoutes(server, store);

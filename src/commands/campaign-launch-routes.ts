@@ -45,7 +45,8 @@ const launchedSchema = z.object({
  * with the audience as the audience read model sees it, and the templates and platforms it names), then schedules it
  * and, once its start date has come, activates it. Going live fans the channels out (src/reactors/campaigns).
  * 422 with the rule and the field for: no channel, no audience, an unknown segment, end before start or past, a budget
- * below the planned spend, a channel that cannot work, an unknown template, a platform without an account.
+ * below the planned spend, a channel that cannot work, an A/B/n experiment that cannot (invalid_experiment), an unknown
+ * template (a variant's included), a platform without an account.
  */
 export function registerCampaignLaunchRoutes(app: FastifyInstance, options: CampaignLaunchOptions): void {
   const handler = new CommandHandler<CampaignCommand, CampaignEvent, CampaignState>(options.store, campaignDecider, campaignEvents);
@@ -105,6 +106,12 @@ async function checkChannelResources(campaign: Exclude<CampaignState, { status: 
     if ((plan.type === 'email' || plan.type === 'sms') && (await options.templates.currentVersion(plan.template_id)) === null) {
       const field = typeof channel.config.template_id === 'string' ? 'config.template_id' : 'content_template';
       missingTemplates.push({ path: `channels.${index}.${field}`, message: `unknown template ${plan.template_id}` });
+    }
+    if ((plan.type === 'email' || plan.type === 'sms') && plan.experiment) {
+      for (const [i, variant] of plan.experiment.variants.entries()) {
+        if (variant.template_id === plan.template_id || (await options.templates.currentVersion(variant.template_id)) !== null) continue;
+        missingTemplates.push({ path: `channels.${index}.config.experiment.variants.${i}.template_id`, message: `unknown template ${variant.template_id}` });
+      }
     }
     if (plan.type === 'social_media') {
       for (const platform of plan.platforms.filter((p) => !options.configuredPlatforms.has(p))) {

@@ -9,6 +9,7 @@ import { ApiError } from '../infrastructure/http/api-error.js';
 import { errorResponses } from '../infrastructure/http/error-schemas.js';
 import { checkOutboundUrl, outboundRefusalOf, type OutboundCheckOptions } from '../infrastructure/http/outbound-guard.js';
 import type { Logger } from '../infrastructure/logging/logger.js';
+import type { BestTimes } from '../projections/engagement/best-times.js';
 import { parsePublicationId, platformPublicationId } from '../projections/publications/publication-ids.js';
 import { PublicationPublisher, publicationStreamId } from './publication-publisher.js';
 import type { PublicationSlotBooker } from './publication-slot-booker.js';
@@ -46,7 +47,28 @@ export interface PublicationRouteOptions {
   logger: Logger;
   /** Platforms fetch media from the internet: media_urls must be public (plus COMM_OUTBOUND_ALLOWLIST). */
   outbound: OutboundCheckOptions;
+  /** Best posting times from past engagement: offered with ?suggest_times=true (absent: never offered). */
+  bestTimes?: BestTimes;
 }
+
+const suggestedTimeSchema = z.object({
+  platform: z.string(),
+  scheduled_time: z.string().describe('UTC: send it back as scheduled_time'),
+  scheduled_time_local: z.string().describe('The same time in Europe/Paris'),
+  day: z.string(),
+  hour: z.number().int().describe('Europe/Paris'),
+  posts: z.number().int().describe('Past measured posts of this platform in this weekday × hour'),
+  interactions_per_post: z.number(),
+  lift: z.number().nullable().describe("interactions_per_post over the platform's mean"),
+});
+
+/** Opt-in, so that existing clients keep the exact response they know. */
+const suggestQuery = z.object({
+  suggest_times: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe('true: add suggested_times, the next best posting times of each platform from past engagement (GET /insights/best-times)'),
+});
 
 /**
  * POST /api/communication/publish (the spec's request and response), its dry run /publish/validate, and cancel /
@@ -55,7 +77,7 @@ export interface PublicationRouteOptions {
  * publication or lower-priority ones (PublicationRescheduled records why).
  */
 export function registerPublicationCommandRoutes(app: FastifyInstance, options: PublicationRouteOptions): void {
-  const { store, booker, configuredPlatforms, logger, outbound } = options;
+  const { store, booker, configuredPlatforms, logger, outbound, bestTimes } = options;
   const publisher = new PublicationPublisher(store, booker, logger);
   const handler = publisher.handler;
   const server = app.withTypeProvider<ZodTypeProvider>();
@@ -73,6 +95,8 @@ export function registerPublicationCommandRoutes(app: FastifyInstance, options: 
     }
     return validatePublication({ content: body.content, platforms: body.platforms });
   };
+  const suggestions = async (query: z.infer<typeof suggestQuery>, body: PublishBody, now: Date) =>
+    query.suggest_times === 'true' && bestTimes ? { suggested_times: await bestTimes.suggestions(body.platforms, now) } : {};
   const refuse = (reply: FastifyReply, result: ValidationResult) =>
     reply.status(422).send({
       error: 'publication_invalid' as const,
@@ -90,8 +114,13 @@ export function registerPublicationCommandRoutes(app: FastifyInstance, options: 
         tags,
         summary: 'Schedule content on social platforms (now when scheduled_time is absent)',
         headers: z.object({ 'idempotency-key': z.string().optional() }),
+        querystring: suggestQuery,
         body: publishBodySchema,
-        response: { 202: publishedSchema, ...errorResponses, 422: invalidPublicationSchema.or(errorResponses[422]) },
+        response: {
+          202: publishedSchema.extend({ suggested_times: z.array(suggestedTimeSchema).optional().describe('With ?suggest_times=true') }),
+          ...errorResponses,
+          422: invalidPublicationSchema.or(errorResponses[422]),
+        },
       },
     },
     async (request, reply) => {
@@ -114,6 +143,7 @@ export function registerPublicationCommandRoutes(app: FastifyInstance, options: 
         scheduled_time: utcText(booking.at),
         rescheduled_reason: booking.reason,
         position: positionText(outcome.position),
+        ...(await suggestions(request.query, body, now)),
       });
     },
   );
@@ -125,9 +155,15 @@ export function registerPublicationCommandRoutes(app: FastifyInstance, options: 
       schema: {
         tags,
         summary: 'Check content against each platform’s rules without scheduling anything',
+        querystring: suggestQuery,
         body: publishBodySchema,
         response: {
-          200: z.object({ valid: z.boolean(), violations: z.array(violationSchema), suggestion: suggestionSchema }),
+          200: z.object({
+            valid: z.boolean(),
+            violations: z.array(violationSchema),
+            suggestion: suggestionSchema,
+            suggested_times: z.array(suggestedTimeSchema).optional().describe('With ?suggest_times=true: the next best times of each platform'),
+          }),
           ...errorResponses,
         },
       },
@@ -144,7 +180,7 @@ export function registerPublicationCommandRoutes(app: FastifyInstance, options: 
         { type: 'SchedulePublication', publication_id: randomUUID(), request: { content, platforms, scheduled_time, targeting, campaign_id, priority }, now: now.toISOString() },
         publicationDecider.initialState(),
       );
-      return { valid: result.valid, violations: result.violations, suggestion: result.suggestion };
+      return { valid: result.valid, violations: result.violations, suggestion: result.suggestion, ...(await suggestions(request.query, body, now)) };
     },
   );
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Channel } from './campaign.js';
+import { planExperiment, type ExperimentPlan } from './campaign-experiment.js';
 import type { DomainErrorDetail } from './domain-error.js';
 import { platformSchema, publicationContentSchema, targetingSchema, type Platform, type PublicationContent, type Targeting } from './publication-events.js';
 
@@ -11,9 +12,10 @@ import { platformSchema, publicationContentSchema, targetingSchema, type Platfor
  *   social_media  config {platforms: ["facebook", …], title?, media_urls?, hashtags?, targeting?, spend?}
  *                 content_template: the post's text; schedule {at} or {times: [...]}, default the campaign's start
  *                 → one publication per time, through the publishing scheduler, with the campaign's priority
- *   email, sms    config {template_id?, data?, cost_per_message?}; content_template: the notification template's id
- *                 (config.template_id wins) → one notification per audience member with an address on the channel,
- *                 sent when the campaign goes live; consent is checked at send time
+ *   email, sms    config {template_id?, data?, cost_per_message?, experiment?}; content_template: the notification
+ *                 template's id (config.template_id wins) → one notification per audience member with an address on
+ *                 the channel, sent when the campaign goes live; consent is checked at send time. With an experiment
+ *                 (A/B/n, campaign-experiment.ts) a test share gets the variants and the rest the winner, later
  *   web           config {title, image_url?, link_url?, spend?}; content_template: the promotion's text
  *                 → listed in the public promotions feed while the campaign is active (title, text, image and link:
  *                 nothing else of the campaign is public)
@@ -42,6 +44,8 @@ const messageConfigSchema = z.strictObject({
   template_id: z.string().trim().min(1).max(200).optional(),
   data: z.record(z.string(), z.unknown()).optional().describe('Template variables shared by every recipient'),
   cost_per_message: euros.max(100).optional(),
+  /** Checked by planExperiment, which names each field under config.experiment. */
+  experiment: z.unknown().optional().describe('A/B/n test: {variants, test_share, metric, test_window_hours, min_sample?}'),
 });
 
 const webConfigSchema = z.strictObject({
@@ -68,6 +72,7 @@ export interface MessagePlan {
   template_id: string;
   data: Record<string, unknown>;
   cost_per_message: number;
+  experiment?: ExperimentPlan;
 }
 
 export interface WebPlan {
@@ -136,7 +141,11 @@ export function planChannel(channel: Channel, index: number, campaign: CampaignW
       if (templateId === '' || templateId.length > 200) {
         return { problems: [{ path: at('content_template'), message: 'names the notification template (or set config.template_id)' }] };
       }
-      return { plan: { type: channel.type, index, template_id: templateId, data: config.data.data ?? {}, cost_per_message: config.data.cost_per_message ?? 0 } };
+      const plan: MessagePlan = { type: channel.type, index, template_id: templateId, data: config.data.data ?? {}, cost_per_message: config.data.cost_per_message ?? 0 };
+      if (config.data.experiment === undefined) return { plan };
+      const planned = planExperiment(config.data.experiment, channel.type, index, plan);
+      if ('problems' in planned) return { problems: planned.problems };
+      return { plan: { ...plan, experiment: planned.experiment } };
     }
     case 'web': {
       const config = webConfigSchema.safeParse(channel.config);

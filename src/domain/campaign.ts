@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseTargetAudience, type AudienceFacts } from './campaign-audience.js';
-import { planChannels, plannedSpend, type ChannelPlan } from './campaign-channels.js';
+import { planChannels, plannedSpend, type ChannelPlan, type MessagePlan } from './campaign-channels.js';
+import { experimentDecisionDue } from './campaign-experiment.js';
 import type { Decider } from './decider.js';
 import { DomainError } from './domain-error.js';
 import { defineEvent, type EventCatalogue } from './event-schema.js';
@@ -15,6 +16,9 @@ import { assertSuccessMetrics } from './success-metrics.js';
  * exists for the e-mail and SMS channels (campaign-audience.ts), and a budget that covers the planned spend. It then
  * schedules the campaign and, once its start date has come, activates it; going live is what fans the channels out
  * (src/reactors/campaigns).
+ *
+ * An e-mail or SMS channel may carry an A/B/n experiment (campaign-experiment.ts): the launch checks it
+ * (invalid_experiment); its winner is recorded in the campaign's experiment stream (campaign-experiment-decider.ts).
  */
 
 export const campaignStatuses = ['draft', 'scheduled', 'active', 'completed', 'canceled'] as const;
@@ -201,6 +205,7 @@ function launch(state: Exclude<CampaignState, { status: 'none' }>, command: Extr
   assertDateRange(state.start_date, state.end_date);
   assertSchedulable(state, command.now);
   const plans = launchPlans(state);
+  assertExperiments(plans, state, command.now);
   assertAudience(state.target_audience, plans, command.audience);
   assertBudget(state.budget, plans, command.audience);
   const events: CampaignEvent[] = [];
@@ -215,8 +220,36 @@ function launch(state: Exclude<CampaignState, { status: 'none' }>, command: Extr
 
 function launchPlans(campaign: CampaignFields): ChannelPlan[] {
   const planned = planChannels(campaign.channels, campaign);
-  if ('problems' in planned) throw new DomainError('invalid_channel', 'A channel of the campaign cannot work as configured', planned.problems);
+  if ('problems' in planned) {
+    const inExperiment = planned.problems.every((p) => /^channels\.\d+\.config\.experiment(\.|$)/.test(p.path));
+    if (inExperiment) throw new DomainError('invalid_experiment', 'An A/B/n experiment of the campaign cannot work as configured', planned.problems);
+    throw new DomainError('invalid_channel', 'A channel of the campaign cannot work as configured', planned.problems);
+  }
   return planned.plans;
+}
+
+/**
+ * Variant ids name the variants in the notifications (variant_id), so they are unique within the campaign; and the
+ * test window must end before the campaign does, or the rest would never get the winner.
+ */
+function assertExperiments(plans: ChannelPlan[], campaign: CampaignFields, now: string): void {
+  const problems: { path: string; message: string }[] = [];
+  const owners = new Map<string, string>();
+  const live = Math.max(Date.parse(campaign.start_date), Date.parse(now));
+  for (const plan of plans.filter((p): p is MessagePlan => (p.type === 'email' || p.type === 'sms') && p.experiment !== undefined)) {
+    const experiment = plan.experiment!;
+    const at = `channels.${plan.index}.config.experiment`;
+    experiment.variants.forEach((variant, i) => {
+      const owner = owners.get(variant.variant_id);
+      if (owner) problems.push({ path: `${at}.variants.${i}.id`, message: `${variant.variant_id} is already a variant of ${owner}: variant ids are unique within a campaign` });
+      else owners.set(variant.variant_id, `channels.${plan.index}`);
+    });
+    const due = experimentDecisionDue(new Date(live).toISOString(), experiment);
+    if (due.getTime() >= Date.parse(campaign.end_date)) {
+      problems.push({ path: `${at}.test_window_hours`, message: `the test would end at ${due.toISOString()}, not before the campaign's end_date` });
+    }
+  }
+  if (problems.length > 0) throw new DomainError('invalid_experiment', 'An A/B/n experiment of the campaign cannot work as configured', problems);
 }
 
 /** The e-mail and SMS channels need someone to send to; a named audience must be well-formed and known. */

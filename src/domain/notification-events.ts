@@ -47,6 +47,11 @@ export const notificationRequestSchema = z.object({
   data: z.record(z.string(), z.unknown()).default({}),
   campaign_id: z.uuid().optional(),
   /**
+   * The A/B/n variant of the campaign's experiment the message belongs to (campaign-experiment.ts), so that its opens,
+   * clicks and conversions count for that variant. Absent outside experiments; an optional field added within v1.
+   */
+  variant_id: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/).optional(),
+  /**
    * The template version current when the notification was requested: the message is rendered with it even if a new
    * version is published before it is sent. Absent in notifications requested before versions were pinned.
    */

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { campaignEvents } from '../domain/campaign.js';
+import { CampaignVariantWinnerChosen } from '../domain/campaign-experiment.js';
 import { campaignPerformanceEvents } from '../domain/campaign-performance.js';
 import { conversionEvents } from '../domain/conversion.js';
 import { consentEvents } from '../domain/consent.js';
@@ -108,6 +109,8 @@ export const publicEvents: readonly PublicEvent[] = [
   asRecorded('performance', campaignPerformanceEvents.CampaignThresholdReached),
   asRecorded('performance', campaignPerformanceEvents.CampaignUnderperforming),
   asRecorded('performance', campaignPerformanceEvents.CampaignBudgetConsumed),
+  // An A/B/n test's outcome, with the figures it rests on (recorded in the campaign's experiment stream).
+  asRecorded('experiment', CampaignVariantWinnerChosen),
 
   reshaped('consent', ConsentGranted, ConsentGranted.schema.omit({ recipient: true }).extend({ recipient_hash: recipientHashSchema }), withRecipientHash),
   reshaped('consent', ConsentWithdrawn, ConsentWithdrawn.schema.omit({ recipient: true }).extend({ recipient_hash: recipientHashSchema }), withRecipientHash),

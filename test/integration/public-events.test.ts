@@ -4,6 +4,7 @@ import { campaignStreamId } from '../../src/commands/campaign-routes.js';
 import { notificationStreamId } from '../../src/commands/notification-routes.js';
 import { publicationStreamId } from '../../src/commands/publication-routes.js';
 import { campaignEvents } from '../../src/domain/campaign.js';
+import { campaignExperimentEvents, experimentStreamId } from '../../src/domain/campaign-experiment-decider.js';
 import { campaignPerformanceEvents, performanceStreamId } from '../../src/domain/campaign-performance.js';
 import { conversionEvents, conversionStreamId } from '../../src/domain/conversion.js';
 import { spendEvents, spendStreamId } from '../../src/domain/spend.js';
@@ -28,6 +29,7 @@ const catalogues: EventCatalogue[] = [
   conversionEvents,
   spendEvents,
   campaignPerformanceEvents,
+  campaignExperimentEvents,
 ];
 const at = '2025-04-12T15:30:45.000Z';
 const email = 'Marie.Dupont@example.fr';
@@ -68,6 +70,7 @@ describe('public events', () => {
       'performance.campaign_threshold_reached',
       'performance.campaign_underperforming',
       'performance.campaign_budget_consumed',
+      'experiment.campaign_variant_winner_chosen',
       'consent.consent_granted',
       'consent.consent_withdrawn',
       'consent.recipient_suppressed',
@@ -101,6 +104,7 @@ describe('public events', () => {
       conversion: categoryOf(conversionStreamId(randomUUID())),
       spend: categoryOf(spendStreamId(randomUUID())),
       performance: categoryOf(performanceStreamId(randomUUID())),
+      experiment: categoryOf(experimentStreamId(randomUUID())),
     };
     for (const event of publicEvents) expect(categories[event.aggregate], event.type).toBe(event.aggregate);
   });

@@ -6,6 +6,7 @@ import type { PublicationPublisher } from '../../commands/publication-publisher.
 import { publicationStreamId } from '../../commands/publication-publisher.js';
 import { parseTargetAudience, type TargetAudience } from '../../domain/campaign-audience.js';
 import { planChannel, type ChannelPlan, type MessagePlan, type SocialPlan } from '../../domain/campaign-channels.js';
+import { experimentBucket, variantOfBucket, type WinnerChosen } from '../../domain/campaign-experiment.js';
 import { campaignDecider, campaignEvents, type CampaignCommand, type CampaignEvent, type CampaignState } from '../../domain/campaign.js';
 import { isDomainError } from '../../domain/domain-error.js';
 import { validatePublication } from '../../domain/publication-validation.js';
@@ -19,6 +20,15 @@ import { CampaignFanoutProgress } from './campaign-fanout-progress.js';
 import { PendingCampaignNotifications } from './pending-campaign-notifications.js';
 
 type ActiveCampaign = Exclude<CampaignState, { status: 'none' }>;
+
+/** One member's message in a phase of a channel. */
+interface Message {
+  template_id: string;
+  template_version: number;
+  data: Record<string, unknown>;
+  variant_id?: string;
+}
+type Chooser = (member: AudienceMember) => Message | null;
 
 const APPEND_CONCURRENCY = 2;
 
@@ -49,6 +59,10 @@ export const campaignNotificationId = (campaignId: string, channelIndex: number,
  *   audience read model and appended a page per store call. Consent is the notification worker's to check at send
  *   time. The web channel needs nothing here: the promotions read model follows the campaign's events.
  * - CampaignCanceled: posts not yet published are canceled, and so are the campaign's notifications still pending.
+ * - A/B/n experiments (campaign-experiment.ts): going live, a channel with an experiment requests only its test share,
+ *   each member the variant its bucket gives (variant_id on the notification); CampaignVariantWinnerChosen requests the
+ *   rest of the audience with the winner. Members are placed by a hash, so both phases agree on who is in the test
+ *   share whatever the order the audience is read in. A campaign canceled or ended first sends the rest nothing.
  *
  * Ids derive from the campaign, the channel and the recipient (or post): a replay after a crash, or the event handled
  * twice, requests nothing twice. A fan-out looks at the campaign again between pages and stops once it is canceled.
@@ -101,12 +115,38 @@ export function campaignFanout(deps: CampaignFanoutDeps): ReactorDefinition {
     }
   }
 
-  async function requestMessages(campaign: ActiveCampaign, plan: MessagePlan, target: TargetAudience, context: CommandContext): Promise<void> {
-    const version = await deps.templates.currentVersion(plan.template_id);
-    if (version === null) {
-      logger.warn({ campaign_id: campaign.campaign_id, channel: plan.index, template_id: plan.template_id }, 'campaign channel left out: its template does not exist');
-      return;
+  /**
+   * What each member of the audience gets in this phase of the channel (null: nothing now), or null when a template
+   * it needs does not exist. launch: everyone (no experiment) or the test share's variants; a winner: the rest.
+   */
+  async function chooserFor(campaign: ActiveCampaign, plan: MessagePlan, phase: 'launch' | { winner: string }): Promise<Chooser | null> {
+    const experiment = plan.experiment;
+    const variants = experiment ? experiment.variants.filter((v) => phase === 'launch' || v.variant_id === phase.winner) : [{ variant_id: undefined, template_id: plan.template_id, data: plan.data }];
+    const messages = new Map<string | undefined, Message>();
+    for (const variant of variants) {
+      const version = await deps.templates.currentVersion(variant.template_id);
+      if (version === null) {
+        logger.warn({ campaign_id: campaign.campaign_id, channel: plan.index, template_id: variant.template_id }, 'campaign channel left out: its template does not exist');
+        return null;
+      }
+      messages.set(variant.variant_id, { template_id: variant.template_id, template_version: version, data: variant.data, variant_id: variant.variant_id });
     }
+    if (!experiment) return () => messages.get(undefined)!;
+    const bucketOf = (member: AudienceMember) => experimentBucket(campaign.campaign_id, plan.index, member.customer_id);
+    if (phase === 'launch') {
+      return (member) => {
+        const variant = variantOfBucket(experiment, bucketOf(member));
+        return variant ? messages.get(variant.variant_id)! : null;
+      };
+    }
+    const winner = messages.get(phase.winner);
+    if (!winner) return null;
+    return (member) => (variantOfBucket(experiment, bucketOf(member)) === null ? winner : null);
+  }
+
+  async function requestMessages(campaign: ActiveCampaign, plan: MessagePlan, target: TargetAudience, context: CommandContext, phase: 'launch' | { winner: string } = 'launch'): Promise<void> {
+    const choose = await chooserFor(campaign, plan, phase);
+    if (!choose) return;
     let requested = 0;
     let rejected = 0;
     let furthest: Position | null = null;
@@ -114,16 +154,23 @@ export function campaignFanout(deps: CampaignFanoutDeps): ReactorDefinition {
     // mostly index upkeep, which a second writer overlaps.
     const inFlight = new Set<Promise<void>>();
     const append = async (page: AudienceMember[]) => {
+      const chosen = page.flatMap((member) => {
+        const message = choose(member);
+        return message ? [{ member, message }] : [];
+      });
+      if (chosen.length === 0) return;
       const outcome = await notifications.request(
-        page.map((member) => ({
+        chosen.map(({ member, message }) => ({
           notification_id: campaignNotificationId(campaign.campaign_id, plan.index, member.customer_id),
           request: {
-            template_id: plan.template_id,
-            template_version: version,
+            template_id: message.template_id,
+            template_version: message.template_version,
             recipient: member.address,
             channel: plan.type,
-            data: { ...plan.data, customer: { first_name: member.first_name, last_name: member.last_name, language: member.language } },
+            // Object.assign, not `{ ...message.data, customer }`: V8 builds a spread followed by properties on a slow path.
+            data: Object.assign({}, message.data, { customer: { first_name: member.first_name, last_name: member.last_name, language: member.language } }),
             campaign_id: campaign.campaign_id,
+            ...(message.variant_id ? { variant_id: message.variant_id } : {}),
           },
         })),
         context,
@@ -159,7 +206,19 @@ export function campaignFanout(deps: CampaignFanoutDeps): ReactorDefinition {
     if (failure) throw (failure as { error: unknown }).error;
     // What a cancellation of the campaign waits for the notifications read model to reach.
     if (furthest) await progress.record(campaign.campaign_id, furthest, requested);
-    logger.info({ campaign_id: campaign.campaign_id, channel: plan.index, type: plan.type, requested, rejected }, 'campaign notifications requested');
+    logger.info({ campaign_id: campaign.campaign_id, channel: plan.index, type: plan.type, phase: typeof phase === 'string' ? phase : 'winner', requested, rejected }, 'campaign notifications requested');
+  }
+
+  /** The rest of an experiment's audience gets the winner, while the campaign is active. */
+  async function sendWinner(event: RecordedEvent, context: CommandContext): Promise<void> {
+    const decision = event.data as WinnerChosen;
+    const { state } = await campaigns.load(campaignStreamId(decision.campaign_id));
+    if (state.status !== 'active') return; // canceled or ended: the rest is not sent
+    const plan = plansOf(state).find((p): p is MessagePlan => p.index === decision.channel_index && (p.type === 'email' || p.type === 'sms'));
+    if (!plan?.experiment) return;
+    const parsed = parseTargetAudience(state.target_audience);
+    if ('problems' in parsed) return;
+    await requestMessages(state, plan, parsed.audience, context, { winner: decision.winner_variant_id });
   }
 
   async function fanOut(campaignId: string, context: CommandContext): Promise<void> {
@@ -209,10 +268,11 @@ export function campaignFanout(deps: CampaignFanoutDeps): ReactorDefinition {
 
   return {
     name: 'campaign-fanout',
-    filter: { categories: ['campaign'], eventTypes: ['CampaignActivated', 'CampaignCanceled'] },
+    filter: { categories: ['campaign', 'experiment'], eventTypes: ['CampaignActivated', 'CampaignCanceled', 'CampaignVariantWinnerChosen'] },
     async handle(event) {
       const context = contextOf(event);
       if (event.type === 'CampaignActivated') await fanOut(event.streamId.slice('campaign-'.length), context);
+      else if (event.type === 'CampaignVariantWinnerChosen') await sendWinner(event, context);
       else await cancel(event, context);
     },
   };
