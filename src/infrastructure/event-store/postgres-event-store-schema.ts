@@ -38,10 +38,6 @@ CREATE TABLE IF NOT EXISTS es_events (
 CREATE INDEX IF NOT EXISTS es_events_transaction_position_idx ON es_events (transaction_id, global_position);
 CREATE INDEX IF NOT EXISTS es_events_category_transaction_position_idx
   ON es_events (category, transaction_id, global_position);
--- Followers that want a few event types read each type's events in global order straight from this index, so a
--- reader of rare types does not walk past everything else.
-CREATE INDEX IF NOT EXISTS es_events_type_transaction_position_idx
-  ON es_events (type, transaction_id, global_position);
 
 -- Is this append a repeat of one already stored? Returns the original result (revision, commit, prepare of its last
 -- event) when ALL ids exist in this stream, consecutive and in the same order; no row when none exists; raises

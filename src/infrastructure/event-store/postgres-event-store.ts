@@ -51,6 +51,8 @@ export async function createPostgresEventStore(
 
 const DEFAULT_BATCH_SIZE = 500;
 const MAX_BIGINT = 9_223_372_036_854_775_807n;
+/** Events a filtered read looks at, at most, per query (see readAfter). */
+const SCAN_WINDOW = 5_000;
 /**
  * Shortest time between two reads of a woken subscription: under a steady stream of appends each follower reads at
  * most this often, in batches of what came meanwhile, rather than once per append (a read is an index probe per value
@@ -75,6 +77,9 @@ interface EventRow {
 // Not "transaction_id::text AS transaction_id": ORDER BY would then sort by the text alias (so '999' > '1000').
 const EVENT_COLUMNS = `global_position, transaction_id::text AS commit_position, event_id, stream_id, stream_revision,
   type, data, metadata, created_at`;
+
+const QUALIFIED_EVENT_COLUMNS = `e.global_position, e.transaction_id::text AS commit_position, e.event_id, e.stream_id,
+  e.stream_revision, e.type, e.data, e.metadata, e.created_at`;
 
 // Everything older than the oldest running transaction is committed (or rolled back) for good.
 const FENCE = 'transaction_id < pg_snapshot_xmin(pg_current_snapshot())';
@@ -206,24 +211,64 @@ class PgEventStore implements PostgresEventStore {
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
-    return (await this.readAfter(options.after ?? 'start', limitOf(options.maxCount), options.filter)).events;
+    const limit = limitOf(options.maxCount);
+    const events: RecordedEvent[] = [];
+    let after = options.after ?? 'start';
+    // A filtered read looks at the log a window at a time: window after window until it has its events or reaches the fence.
+    for (;;) {
+      const read = await this.readAfter(after, limit === null ? null : limit - events.length, options.filter);
+      events.push(...read.events);
+      if (read.reachedFence || (limit !== null && events.length >= limit)) return events;
+      after = read.scannedTo;
+    }
   }
 
   /**
-   * Events after a position, in global order, and the fence the read used: every event of a transaction older than
-   * the fence was visible to it, so a read that returned less than its limit has seen everything below the fence.
+   * The events after a position that pass the filter, in global order, at most `limit`, from one window of the log: at
+   * most a window of events (twice the limit, up to SCAN_WINDOW; the limit without a filter) are looked at, walking the global-order index, so a read costs
+   * what it looks at whatever the filter and whatever the planner's statistics. Also returns where the window ended
+   * and the fence it used: once a window ends at the fence, every event of a transaction older than the fence was seen.
    */
-  async readAfter(after: Position | 'start', limit: number | null, filter: EventFilter | undefined): Promise<{ events: RecordedEvent[]; fence: bigint }> {
-    const params: unknown[] = [after === 'start' ? '0' : after.commit.toString(), after === 'start' ? '0' : after.prepare.toString(), limit];
+  async readAfter(
+    after: Position | 'start',
+    limit: number | null,
+    filter: EventFilter | undefined,
+  ): Promise<{ events: RecordedEvent[]; fence: bigint; scannedTo: Position; reachedFence: boolean }> {
+    const start = after === 'start' ? { commit: 0n, prepare: 0n } : after;
+    const params: unknown[] = [start.commit.toString(), start.prepare.toString()];
     const conditions = filterConditions(filter, params);
-    const result = await this.sql.query<EventRow & { fence: string }>(
-      `SELECT f.fence::text AS fence, e.* FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS fence) f
-         LEFT JOIN LATERAL (${selectAfter(conditions)}) e ON true
-        ORDER BY e.transaction_id, e.global_position`,
+    // Twice the batch: a filter that wants most events fills its batch looking at little more than it returns, and one
+    // that wants few still moves at least a thousand events per read.
+    const window = conditions === '' ? limit : limit === null ? SCAN_WINDOW : Math.min(SCAN_WINDOW, Math.max(1_000, 2 * limit));
+    params.push(window, limit);
+    const result = await this.sql.query<EventRow & { fence: string; scanned: string; last_commit: string | null; last_prepare: string | null }>(
+      `WITH w AS MATERIALIZED (
+         SELECT global_position, transaction_id, category, type, stream_id FROM es_events
+          WHERE ${FENCE} AND (transaction_id, global_position) > ($1::xid8, $2::bigint)
+          ORDER BY transaction_id, global_position LIMIT $${params.length - 1}
+       ), m AS (
+         SELECT global_position, transaction_id FROM w WHERE true ${conditions}
+          ORDER BY transaction_id, global_position LIMIT $${params.length}
+       )
+       SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS fence, (SELECT count(*) FROM w) AS scanned,
+              l.transaction_id::text AS last_commit, l.global_position AS last_prepare, ${QUALIFIED_EVENT_COLUMNS}
+         FROM (SELECT 1) one
+         LEFT JOIN (SELECT transaction_id, global_position FROM w ORDER BY transaction_id DESC, global_position DESC LIMIT 1) l ON true
+         LEFT JOIN (m JOIN es_events e ON e.global_position = m.global_position) ON true
+        ORDER BY m.transaction_id, m.global_position`,
       params,
     );
+    const first = result.rows[0]!;
     const rows = result.rows.filter((row) => row.event_id !== null);
-    return { events: rows.map(toRecordedEvent), fence: BigInt(result.rows[0]!.fence) };
+    const scanned = Number(first.scanned);
+    const scannedTo = first.last_commit === null ? start : { commit: BigInt(first.last_commit), prepare: BigInt(first.last_prepare!) };
+    return {
+      events: rows.map(toRecordedEvent),
+      fence: BigInt(first.fence),
+      scannedTo,
+      // A full window may have stopped short of the fence; a shorter one ran into it.
+      reachedFence: window === null || scanned < window,
+    };
   }
 
   async headPosition(): Promise<Position | null> {
@@ -341,19 +386,19 @@ class PgSubscription implements EventSubscription {
         const generation = this.store.wakeGeneration;
         const read = this.store.readAfter(this.position, this.batchSize, this.options.filter);
         this.reading = read.catch(() => undefined);
-        const { events: batch, fence } = await read;
+        const { events: batch, fence, scannedTo, reachedFence } = await read;
         if (this.closed) return;
+        const full = batch.length === this.batchSize;
         if (batch.length > 0) this.position = batch[batch.length - 1]!.position;
-        if (batch.length < this.batchSize) {
-          // Everything below the fence has been seen: the next read starts there, instead of walking again past the
-          // events this filter does not want (a follower of rare event types read the whole table at every wake-up).
-          const seen: Position = { commit: fence - 1n, prepare: MAX_BIGINT };
+        if (!full) {
+          // The next read starts where this one stopped looking, not at the last event it wanted: a follower of rare
+          // event types would otherwise walk again past everything else at every wake-up. Once at the fence, everything
+          // below it has been seen.
+          const seen: Position = reachedFence ? { commit: fence - 1n, prepare: MAX_BIGINT } : scannedTo;
           if (this.position === 'start' || comparePositions(seen, this.position) > 0) this.position = seen;
         }
-        if (batch.length > 0) {
-          yield batch;
-          if (batch.length === this.batchSize) continue;
-        }
+        if (batch.length > 0) yield batch;
+        if (full || !reachedFence) continue;
         if (this.store.wakeGeneration === generation) await this.waitForWake();
         // Under a stream of appends every one of them is a wake-up: read at most every few milliseconds, so that a
         // subscription whose filter matches little (or nothing) does not query once per append.
@@ -407,41 +452,19 @@ function expectation(expected: ExpectedRevision): [kind: string, revision: numbe
   throw new RangeError(`unknown expected revision ${String(expected)}`);
 }
 
-/**
- * Appends the filter's parameters; returns the conditions: the column that drives the read (one index range per
- * value, each already in global order) and the others.
- */
-function filterConditions(filter: EventFilter | undefined, params: unknown[]): { driver: { column: string; param: string } | null; others: string } {
-  const lists: [column: string, values: string[]][] = [];
-  const types = filter?.eventTypes;
-  const categories = filter?.categories;
-  // Each value of the driving list is one index probe per read: the shorter list drives (types when as short, being
-  // the more selective), the other one filters.
-  if (types && (!categories || types.length <= categories.length)) lists.push(['type', types]);
-  if (categories) lists.push(['category', categories]);
-  if (types && categories && types.length > categories.length) lists.push(['type', types]);
-  if (filter?.streams) lists.push(['stream_id', filter.streams]);
-  const parts = lists.map(([column, values]) => {
-    params.push([...new Set(values)]);
-    return { column, param: `$${params.length}::text[]` };
-  });
-  const [driver, ...rest] = parts;
-  return { driver: driver ?? null, others: rest.map((p) => `AND ${p.column} = ANY (${p.param})`).join(' ') };
-}
-
-/**
- * The read after ($1, $2), at most $3 events. With a filter, one range scan per value of its most selective list (event
- * types, else categories, else streams), each in global order, merged: the plan does not depend on statistics, and
- * a filter that matches little reads little.
- */
-function selectAfter({ driver, others }: ReturnType<typeof filterConditions>): string {
-  const columns = `${EVENT_COLUMNS}, transaction_id`;
-  const range = `${FENCE} AND (transaction_id, global_position) > ($1::xid8, $2::bigint)`;
-  if (!driver) return `SELECT ${columns} FROM es_events WHERE ${range} ORDER BY transaction_id, global_position LIMIT $3`;
-  return `SELECT v.* FROM unnest(${driver.param}) AS d(value)
-      CROSS JOIN LATERAL (SELECT ${columns} FROM es_events WHERE es_events.${driver.column} = d.value AND ${range} ${others}
-                           ORDER BY transaction_id, global_position LIMIT $3) v
-     ORDER BY v.transaction_id, v.global_position LIMIT $3`;
+/** Appends SQL conditions for the filter, pushing their parameters; '' when there is nothing to filter. */
+function filterConditions(filter: EventFilter | undefined, params: unknown[]): string {
+  if (!filter) return '';
+  const parts: string[] = [];
+  const add = (column: string, values: string[] | undefined) => {
+    if (!values) return;
+    params.push(values);
+    parts.push(`${column} = ANY ($${params.length}::text[])`);
+  };
+  add('stream_id', filter.streams);
+  add('category', filter.categories);
+  add('type', filter.eventTypes);
+  return parts.map((p) => `AND ${p}`).join(' ');
 }
 
 /** LIMIT NULL means no limit. */

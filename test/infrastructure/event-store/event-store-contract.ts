@@ -394,6 +394,31 @@ export function eventStoreContract(
         expect(await store.readAll({ after: newHead, filter: { streams: [stream] } })).toEqual([]);
       });
 
+      it('finds the few events a filter wants among thousands it does not, with and without a limit', async () => {
+        const category = randomCategory();
+        const stream = streamId(category);
+        const rare: string[] = [];
+        let revision: number | 'no_stream' = 'no_stream';
+        for (let page = 0; page < 6; page++) {
+          const batch = Array.from({ length: 500 }, (_, i) => event(i === 250 ? 'Rare' : 'Noise'));
+          rare.push(batch[250]!.id);
+          revision = (await store.append(stream, batch, { expectedRevision: revision })).nextExpectedRevision;
+        }
+        const all = await settledReadAll(store, { filter: { categories: [category], eventTypes: ['Rare'] } }, 6);
+        expect(all.map((e) => e.id)).toEqual(rare);
+        const two = await store.readAll({ filter: { eventTypes: ['Rare'], categories: [category] }, maxCount: 2 });
+        expect(two.map((e) => e.id)).toEqual(rare.slice(0, 2));
+        const afterSecond = await store.readAll({ after: two[1]!.position, filter: { categories: [category], eventTypes: ['Rare'] } });
+        expect(afterSecond.map((e) => e.id)).toEqual(rare.slice(2));
+
+        const subscription = store.subscribe({ filter: { categories: [category], eventTypes: ['Rare'] }, batchSize: 4 });
+        const collector = collect(subscription);
+        await collector.waitFor(6);
+        expect(collector.events.map((e) => e.id)).toEqual(rare);
+        await subscription.close();
+        await collector.done;
+      });
+
       it('filters by stream, by category and by event type', async () => {
         const category = randomCategory();
         const other = randomCategory();
