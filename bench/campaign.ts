@@ -1,13 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { CommandHandler, seededUuid, type CommandContext } from '../src/commands/command-handler.js';
 import { consentDecider, consentEvents, consentStreamId, type ConsentCommand, type ConsentEvent, type ConsentState } from '../src/domain/consent.js';
-import { generateApiKey } from '../src/infrastructure/auth/api-keys.js';
 import { createKysely } from '../src/infrastructure/database/kysely.js';
 import { createPostgresClient } from '../src/infrastructure/database/postgres-client.js';
 import { createPostgresEventStore } from '../src/infrastructure/event-store/postgres-event-store.js';
@@ -16,7 +11,7 @@ import { CRM_SOURCE } from '../src/integration/crm/crm-consumer.js';
 import { AudienceWriter } from '../src/projections/audience/audience-writer.js';
 import { campaignNotificationId } from '../src/reactors/campaigns/campaign-fanout.js';
 import { startMinimalSendGrid } from './doubles/minimal-sendgrid.js';
-import { startService, type ServiceProcess } from './service-process.js';
+import { sampleRss, sendGridConfigDir, startDeployment, type Deployment } from './deployment.js';
 
 export interface CampaignBench {
   recipients: number;
@@ -66,23 +61,14 @@ const PAGE = 2_000;
 export async function benchCampaign(databaseUrl: string, natsUrl: string | undefined, recipients = 100_000, way: SeedWay = 'direct'): Promise<CampaignBench> {
   if (way === 'crm' && !natsUrl) throw new Error('the crm way publishes the CRM events on NATS: it needs NATS_URL');
   const double = await startMinimalSendGrid();
-  const configDir = await mkdtemp(join(tmpdir(), 'comm-bench-config-'));
-  await mkdir(join(configDir, 'templates'));
-  await writeFile(
-    join(configDir, 'notifications.json'),
-    JSON.stringify({ email: { provider: 'sendgrid', api_key: 'SG.bench-key', from_email: 'restaurant@levieuxmoulin.fr', base_url: double.url, rate_per_second: 10_000 } }),
-  );
   // A file template is marketing unless it is one of the transactional ones (template-catalogue.ts); a campaign's
   // notification is marketing anyway, so consent is checked for every recipient.
-  await writeFile(
-    join(configDir, 'templates', 'bench.json'),
-    JSON.stringify({
-      [TEMPLATE]: {
-        subject: '{{customer.first_name}}, la semaine de la truffe au Vieux Moulin',
-        body_html: '<p>Bonjour {{customer.first_name}},</p><p>Du 1er au 7 décembre, un menu autour de la truffe noire.</p>',
-      },
-    }),
-  );
+  const configDir = await sendGridConfigDir(double.url, {
+    [TEMPLATE]: {
+      subject: '{{customer.first_name}}, la semaine de la truffe au Vieux Moulin',
+      body_html: '<p>Bonjour {{customer.first_name}},</p><p>Du 1er au 7 décembre, un menu autour de la truffe noire.</p>',
+    },
+  });
   // Streams of this run only: the NATS server is shared, the CRM and integration-event streams keep what is published
   // on them (limits retention), and another run's workers must not take this run's jobs. Deleted at the end.
   const run = randomBytes(4).toString('hex');
@@ -96,27 +82,14 @@ export async function benchCampaign(databaseUrl: string, natsUrl: string | undef
     COMM_CENTRAL_STREAM: `BENCH_CAMPAIGN_CENTRAL_${run}`,
     COMM_CENTRAL_SUBJECT_PREFIX: `bench.campaign.${run}.central`,
   };
-  const shared = {
-    DATABASE_URL: databaseUrl,
-    NATS_URL: natsUrl ?? '',
-    COMM_CONFIG_DIR: configDir,
-    // The processes of one deployment share the vault key and the unsubscribe-link secret.
-    COMM_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-    COMM_UNSUBSCRIBE_SECRET: randomBytes(32).toString('hex'),
-    COMM_ADMIN_API_KEY: generateApiKey().key,
-    ...streams,
-  };
-  const started: ServiceProcess[] = [];
+  let deployment: Deployment | undefined;
+  let memory: ReturnType<typeof sampleRss> | undefined;
   const sql = await createPostgresClient({ connectionString: databaseUrl, maxConnections: 16 });
-  let sampler: NodeJS.Timeout | undefined;
   try {
-    // As deployed (docker-compose.yml): API, projector and worker as processes of their own; the embedded in-process
-    // bus only reaches within one process. Started before the seeding: their migrations create the tables it writes.
-    const service = await startService({ ...shared, ...(natsUrl ? { COMM_ROLES: 'api' } : {}) });
-    started.push(service);
-    if (natsUrl) started.push(...(await Promise.all(['projector', 'worker'].map((role) => startService({ ...shared, COMM_ROLES: role })))));
-    const { url, key } = service;
-    const worker = started.at(-1)!.child;
+    // Started before the seeding: their migrations create the tables it writes.
+    deployment = await startDeployment({ DATABASE_URL: databaseUrl, NATS_URL: natsUrl ?? '', COMM_CONFIG_DIR: configDir, ...streams });
+    const { url, key } = deployment.api;
+    const worker = deployment.processes.at(-1)!.child;
     const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
       const response = await fetch(`${url}${path}`, {
         method,
@@ -158,13 +131,7 @@ export async function benchCampaign(databaseUrl: string, natsUrl: string | undef
     }
     const setupMs = performance.now() - setupStarted;
 
-    const rss: number[] = [];
-    const sample = () => {
-      const match = /VmRSS:\s+(\d+) kB/.exec(procStatus(worker.pid));
-      if (match) rss.push(Number(match[1]) / 1024);
-    };
-    sample();
-    sampler = setInterval(sample, 1000);
+    memory = sampleRss(worker.pid);
 
     // 2. Timed: from the launch call
     const now = Date.now();
@@ -219,8 +186,7 @@ export async function benchCampaign(databaseUrl: string, natsUrl: string | undef
         if (totals.sent >= recipients) analyticsAt = Date.now();
       }
     }
-    clearInterval(sampler);
-    sample();
+    const rssMb = memory.stop();
     return {
       recipients,
       setup: { way, ms: Math.round(setupMs) },
@@ -228,13 +194,13 @@ export async function benchCampaign(databaseUrl: string, natsUrl: string | undef
       handedOverMs: handedOverAt - launchedAt,
       analyticsMs: analyticsAt - launchedAt,
       sendPerSecond: Math.round((recipients / (handedOverAt - launchedAt)) * 1000),
-      rssMb: { start: Math.round(rss[0] ?? 0), max: Math.round(Math.max(...rss)), end: Math.round(rss.at(-1) ?? 0) },
+      rssMb,
       bus: natsUrl ? 'nats-jetstream' : 'in-process',
     };
   } finally {
-    clearInterval(sampler);
+    memory?.stop();
     await sql.close().catch(() => undefined);
-    await Promise.all(started.map((process) => process.stop()));
+    await deployment?.stop();
     await double.stop();
     if (natsUrl) await deleteStreams(natsUrl, [streams.COMM_NATS_STREAM, streams.COMM_EVENTS_STREAM, streams.COMM_CRM_STREAM, streams.COMM_CENTRAL_STREAM]);
   }
@@ -337,13 +303,5 @@ async function deleteStreams(natsUrl: string, names: string[]): Promise<void> {
     for (const name of names) await jsm.streams.delete(name).catch(() => undefined);
   } finally {
     await nc.close();
-  }
-}
-
-function procStatus(pid: number | undefined): string {
-  try {
-    return readFileSync(`/proc/${pid}/status`, 'utf8');
-  } catch {
-    return '';
   }
 }

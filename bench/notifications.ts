@@ -1,12 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { startMinimalSendGrid } from './doubles/minimal-sendgrid.js';
-import { generateApiKey } from '../src/infrastructure/auth/api-keys.js';
-import { startService } from './service-process.js';
+import { sampleRss, sendGridConfigDir, startDeployment } from './deployment.js';
 
 export interface NotificationBench {
   total: number;
@@ -26,43 +20,12 @@ export interface NotificationBench {
  */
 export async function benchNotifications(databaseUrl: string, natsUrl: string | undefined, total = 100_000): Promise<NotificationBench> {
   const double = await startMinimalSendGrid();
-  const configDir = await mkdtemp(join(tmpdir(), 'comm-bench-config-'));
-  await mkdir(join(configDir, 'templates'));
-  await writeFile(
-    join(configDir, 'notifications.json'),
-    JSON.stringify({ email: { provider: 'sendgrid', api_key: 'SG.bench-key', from_email: 'restaurant@levieuxmoulin.fr', base_url: double.url, rate_per_second: 10_000 } }),
-  );
-  await writeFile(
-    join(configDir, 'templates', 'bench.json'),
-    JSON.stringify({ reservation_confirmation: { subject: 'Bonjour {{first_name}}', body_html: '<p>Bonjour {{first_name}}, une table vous attend.</p>' } }),
-  );
-  const shared = {
-    DATABASE_URL: databaseUrl,
-    NATS_URL: natsUrl ?? '',
-    COMM_CONFIG_DIR: configDir,
-    // The processes of one deployment share the vault key and the unsubscribe-link secret.
-    COMM_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-    COMM_UNSUBSCRIBE_SECRET: randomBytes(32).toString('hex'),
-    COMM_ADMIN_API_KEY: generateApiKey().key,
-  };
-  // As deployed (docker-compose.yml): API, projector and worker as processes of their own; the embedded in-process bus
-  // only reaches within one process.
-  const service = await startService({ ...shared, ...(natsUrl ? { COMM_ROLES: 'api' } : {}) });
-  const others = natsUrl ? await Promise.all(['projector', 'worker'].map((role) => startService({ ...shared, COMM_ROLES: role }))) : [];
-  const { url, key } = service;
-  const child = others.at(-1)?.child ?? service.child;
-  const rss: number[] = [];
-  const sampler = setInterval(() => {
-    const status = (() => {
-      try {
-        return readFileSync(`/proc/${child.pid}/status`, 'utf8');
-      } catch {
-        return '';
-      }
-    })();
-    const match = /VmRSS:\s+(\d+) kB/.exec(status);
-    if (match) rss.push(Number(match[1]) / 1024);
-  }, 1000);
+  const configDir = await sendGridConfigDir(double.url, {
+    reservation_confirmation: { subject: 'Bonjour {{first_name}}', body_html: '<p>Bonjour {{first_name}}, une table vous attend.</p>' },
+  });
+  const deployment = await startDeployment({ DATABASE_URL: databaseUrl, NATS_URL: natsUrl ?? '', COMM_CONFIG_DIR: configDir });
+  const { url, key } = deployment.api;
+  const memory = sampleRss(deployment.processes.at(-1)!.child.pid);
   const db = new pg.Client({ connectionString: databaseUrl });
   try {
     await db.connect();
@@ -131,13 +94,13 @@ export async function benchNotifications(databaseUrl: string, natsUrl: string | 
       acceptedPerSecond: Math.round((total / (acceptedAt - started)) * 1000),
       endToEndPerSecond: Math.round((total / (done - started)) * 1000),
       latency: { rate: Math.round((requestedAt.size / 20_000) * 1000), count: latencies.length, p50: pct(0.5), p99: pct(0.99), max: latencies.at(-1)! },
-      rssMb: { start: Math.round(rss[0] ?? 0), max: Math.round(Math.max(...rss)), end: Math.round(rss.at(-1) ?? 0) },
+      rssMb: memory.stop(),
       bus: natsUrl ? 'nats-jetstream' : 'in-process',
     };
   } finally {
-    clearInterval(sampler);
+    memory.stop();
     await db.end().catch(() => undefined);
-    await Promise.all([service, ...others].map((process) => process.stop()));
+    await deployment.stop();
     await double.stop();
   }
 }

@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateApiKey } from '../src/infrastructure/auth/api-keys.js';
+import { startService, type ServiceProcess } from './service-process.js';
+
+/** A config directory: SendGrid (pointed at a double) for e-mail, and the given file templates. */
+export async function sendGridConfigDir(sendGridUrl: string, templates: Record<string, { subject: string; body_html: string }>): Promise<string> {
+  const configDir = await mkdtemp(join(tmpdir(), 'comm-bench-config-'));
+  await mkdir(join(configDir, 'templates'));
+  await writeFile(
+    join(configDir, 'notifications.json'),
+    JSON.stringify({ email: { provider: 'sendgrid', api_key: 'SG.bench-key', from_email: 'restaurant@levieuxmoulin.fr', base_url: sendGridUrl, rate_per_second: 10_000 } }),
+  );
+  await writeFile(join(configDir, 'templates', 'bench.json'), JSON.stringify(templates));
+  return configDir;
+}
+
+export interface Deployment {
+  /** The process serving the API (the only one without NATS). */
+  api: ServiceProcess;
+  /** Every process, the worker last. */
+  processes: ServiceProcess[];
+  stop(): Promise<void>;
+}
+
+/**
+ * The service as deployed (docker-compose.yml): API, projector and worker as processes of their own, sharing the vault
+ * key, the unsubscribe-link secret and the admin key; one process on the embedded in-process bus, which only reaches
+ * within a process.
+ */
+export async function startDeployment(env: { DATABASE_URL: string; NATS_URL?: string; COMM_CONFIG_DIR: string } & Record<string, string>): Promise<Deployment> {
+  const shared = {
+    NATS_URL: '',
+    COMM_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    COMM_UNSUBSCRIBE_SECRET: randomBytes(32).toString('hex'),
+    COMM_ADMIN_API_KEY: generateApiKey().key,
+    ...env,
+  };
+  const nats = shared.NATS_URL !== '';
+  const processes: ServiceProcess[] = [];
+  const stop = async () => void (await Promise.all(processes.map((process) => process.stop())));
+  try {
+    processes.push(await startService({ ...shared, ...(nats ? { COMM_ROLES: 'api' } : {}) }));
+    if (nats) processes.push(...(await Promise.all(['projector', 'worker'].map((role) => startService({ ...shared, COMM_ROLES: role })))));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { api: processes[0]!, processes, stop };
+}
+
+/** Samples a process's resident memory every second. */
+export function sampleRss(pid: number | undefined): { stop(): { start: number; max: number; end: number } } {
+  const samples: number[] = [];
+  const timer = setInterval(() => {
+    let status = '';
+    try {
+      status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    } catch {
+      return;
+    }
+    const match = /VmRSS:\s+(\d+) kB/.exec(status);
+    if (match) samples.push(Number(match[1]) / 1024);
+  }, 1000);
+  return {
+    stop() {
+      clearInterval(timer);
+      return { start: Math.round(samples[0] ?? 0), max: Math.round(Math.max(0, ...samples)), end: Math.round(samples.at(-1) ?? 0) };
+    },
+  };
+}
