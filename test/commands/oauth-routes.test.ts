@@ -208,11 +208,12 @@ describe.each(testDatabases())('OAuth connections on $name', (database) => {
   });
 
   it('lists the connections with status, expiry and scopes, never a token; the status route shows the stored expiry', async () => {
-    // The read model follows the events a moment later.
+    // The read model follows the events a moment later: wait for everything asserted below, the Page's id included.
     const listed = await until('the connections listed', async () => {
       const answer = await t.call('GET', connections);
       const connected = answer.body.connections.filter((c: { status: string }) => c.status === 'connected').map((c: { platform: string }) => c.platform);
-      return ['twitter', 'facebook', 'instagram', 'google_business', 'linkedin'].every((p) => connected.includes(p)) ? answer : undefined;
+      const facebook = answer.body.connections.find((c: { platform: string }) => c.platform === 'facebook');
+      return ['twitter', 'facebook', 'instagram', 'google_business', 'linkedin'].every((p) => connected.includes(p)) && facebook?.account === pageId ? answer : undefined;
     });
     const byPlatform = Object.fromEntries(listed.body.connections.map((c: { platform: string }) => [c.platform, c]));
     expect(byPlatform.twitter).toMatchObject({ status: 'connected', token_source: 'oauth', refreshable: true, problem: null });
