@@ -7,7 +7,7 @@ import type { FollowerLeases } from '../projections/follower-lease.js';
 import { Reactor, type ReactorDefinition } from '../reactors/reactor.js';
 import { integrationMessageFor, type IntegrationMessage } from './integration-envelope.js';
 import { openIntegrationEventStream, type IntegrationEventStream, type IntegrationEventStreamOptions } from './integration-event-stream.js';
-import { publicEventCategories, publicEventFor, publicEventTypes } from './public-events.js';
+import { publicEventFor, publicEventTypes } from './public-events.js';
 
 /**
  * Publishes every public event (public-events.ts) to `<prefix>.<aggregate>.<event>` for the other modules. The
@@ -18,9 +18,7 @@ import { publicEventCategories, publicEventFor, publicEventTypes } from './publi
 export function integrationEventPublisher(publish: (message: IntegrationMessage) => Promise<unknown>, subjectPrefix: string, logger: Logger): ReactorDefinition {
   return {
     name: 'integration-events',
-    // The categories as well as the types: the same events, read with one index probe per category instead of one
-    // per type.
-    filter: { categories: publicEventCategories, eventTypes: publicEventTypes },
+    filter: { eventTypes: publicEventTypes },
     async handle(event: RecordedEvent) {
       const publicEvent = publicEventFor(event.type);
       if (!publicEvent) return;

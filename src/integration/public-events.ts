@@ -125,9 +125,6 @@ const byType = new Map(publicEvents.map((event) => [event.type, event]));
 
 export const publicEventTypes: string[] = [...byType.keys()];
 
-/** The categories of the streams public events are recorded in (each event's aggregate). */
-export const publicEventCategories: string[] = [...new Set(publicEvents.map((event) => event.aggregate))];
-
 export function publicEventFor(type: string): PublicEvent | undefined {
   return byType.get(type);
 }

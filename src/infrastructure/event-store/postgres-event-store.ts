@@ -55,8 +55,8 @@ const MAX_BIGINT = 9_223_372_036_854_775_807n;
 const SCAN_WINDOW = 5_000;
 /**
  * Shortest time between two reads of a woken subscription: under a steady stream of appends each follower reads at
- * most this often, in batches of what came meanwhile, rather than once per append (a read is an index probe per value
- * of its filter). A quiet subscription is still woken at once by an append.
+ * most this often, in batches of what came meanwhile, rather than once per append. A quiet subscription is still woken
+ * at once by an append.
  */
 const SETTLE_MS = 50;
 // Serialises migrations of concurrent processes: CREATE ... IF NOT EXISTS / OR REPLACE race with each other.
