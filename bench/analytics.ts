@@ -28,6 +28,8 @@ export interface QueryRun {
   p99: number;
   max: number;
   errors: number;
+  /** The query shape with the highest p99. */
+  slowest: { shape: string; p99: number };
 }
 
 const CAMPAIGNS = 20;
@@ -206,6 +208,8 @@ function queryPaths(campaignIds: string[]): string[] {
 
 async function measure(ask: (path: string) => Promise<{ ms: number; ok: boolean }>, paths: string[], concurrency: number, requests: number): Promise<QueryRun> {
   const latencies: number[] = [];
+  // Per query shape (the path without its dates and ids), to tell which kind of question makes the tail.
+  const byShape = new Map<string, number[]>();
   let errors = 0;
   let next = 0;
   await Promise.all(
@@ -214,11 +218,16 @@ async function measure(ask: (path: string) => Promise<{ ms: number; ok: boolean 
         const path = paths[next++ % paths.length]!;
         const result = await ask(path);
         latencies.push(result.ms);
+        const shape = path.replace(/\d{4}-\d{2}-\d{2}/g, 'D').replace(/campaign_id=[^&]+/, 'campaign_id=C').replace('/api/communication/analytics?', '');
+        byShape.set(shape, [...(byShape.get(shape) ?? []), result.ms]);
         if (!result.ok) errors++;
       }
     }),
   );
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]! * 10) / 10;
-  return { concurrency, requests, p50: at(0.5), p99: at(0.99), max: at(1), errors };
+  const percentile = (values: number[], q: number) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! * 10) / 10;
+  };
+  const slowest = [...byShape].map(([shape, values]) => ({ shape, p99: percentile(values, 0.99) })).sort((a, b) => b.p99 - a.p99)[0]!;
+  return { concurrency, requests, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), max: percentile(latencies, 1), errors, slowest };
 }

@@ -17,6 +17,7 @@ import {
   type StreamAppend,
   type SubscribeOptions,
 } from './event-store.js';
+import { LogTail, type TailRead, type WindowRead } from './log-tail.js';
 import {
   EVENTS_CHANNEL,
   EVENT_ID_CONFLICT_SQLSTATE,
@@ -36,6 +37,8 @@ import {
 export interface PostgresEventStoreOptions {
   /** How often a waiting subscription looks again without a wake-up (fenced events appear without any NOTIFY). */
   pollIntervalMs?: number;
+  /** Events the shared end of the log keeps for this process's subscriptions (see LogTail). */
+  tailEvents?: number;
 }
 
 export type PostgresEventStore = EventStore & { migrate(): Promise<void> };
@@ -44,7 +47,7 @@ export async function createPostgresEventStore(
   sql: SqlClient,
   options: PostgresEventStoreOptions = {},
 ): Promise<PostgresEventStore> {
-  const store = new PgEventStore(sql, options.pollIntervalMs ?? 250);
+  const store = new PgEventStore(sql, options.pollIntervalMs ?? 250, options.tailEvents ?? TAIL_EVENTS);
   await store.migrate();
   return store;
 }
@@ -59,6 +62,9 @@ const SCAN_WINDOW = 5_000;
  * at once by an append.
  */
 const SETTLE_MS = 50;
+/** The shared end of the log: events kept (a few seconds of appends at full load), and read per query. */
+const TAIL_EVENTS = 10_000;
+const TAIL_FETCH = 2_000;
 // Serialises migrations of concurrent processes: CREATE ... IF NOT EXISTS / OR REPLACE race with each other.
 const MIGRATION_LOCK_KEY = 7_305_411_902;
 
@@ -93,11 +99,23 @@ class PgEventStore implements PostgresEventStore {
   private notifying: Promise<void> | undefined;
   private notifyAgain = false;
   private closed = false;
+  private lastBump = 0;
+  // Near the head, subscriptions take their batches from one shared read of the log (see LogTail).
+  private readonly tail: LogTail;
 
   constructor(
     private readonly sql: SqlClient,
     private readonly pollIntervalMs: number,
-  ) {}
+    tailEvents: number,
+  ) {
+    this.tail = new LogTail((after, limit, filter) => this.readAfter(after, limit, filter), () => this.generation, {
+      maxEvents: tailEvents,
+      fetchSize: Math.min(TAIL_FETCH, tailEvents),
+      minFetchIntervalMs: SETTLE_MS / 2,
+      // Events are shared between subscriptions: in tests, changing one throws.
+      freeze: process.env.NODE_ENV === 'test',
+    });
+  }
 
   async migrate(): Promise<void> {
     await this.sql.transaction(async (tx) => {
@@ -233,7 +251,7 @@ class PgEventStore implements PostgresEventStore {
     after: Position | 'start',
     limit: number | null,
     filter: EventFilter | undefined,
-  ): Promise<{ events: RecordedEvent[]; fence: bigint; scannedTo: Position; reachedFence: boolean }> {
+  ): Promise<WindowRead> {
     const start = after === 'start' ? { commit: 0n, prepare: 0n } : after;
     const params: unknown[] = [start.commit.toString(), start.prepare.toString()];
     const conditions = filterConditions(filter, params);
@@ -309,6 +327,22 @@ class PgEventStore implements PostgresEventStore {
     return this.generation;
   }
 
+  /** A subscription's read: from the shared tail when it is there, as fresh as the wake-up generation given. */
+  readLive(after: Position | 'start', limit: number, filter: EventFilter | undefined, generation: number): Promise<TailRead> {
+    return this.tail.read(after, limit, filter, generation);
+  }
+
+  /**
+   * A subscription waited a poll interval without a wake-up: events may have come without a NOTIFY (another process
+   * died before sending it), so the next reads must look at the log again. Once per interval for all subscriptions.
+   */
+  pollTick(): void {
+    const now = performance.now();
+    if (now - this.lastBump < this.pollIntervalMs / 2) return;
+    this.lastBump = now;
+    this.generation++;
+  }
+
   /** Calls back once, on the next wake-up; the returned function cancels that. */
   onWake(callback: () => void): () => void {
     this.wakers.add(callback);
@@ -321,6 +355,7 @@ class PgEventStore implements PostgresEventStore {
 
   private wake(): void {
     this.generation++;
+    this.lastBump = performance.now();
     const callbacks = [...this.wakers];
     this.wakers.clear();
     for (const callback of callbacks) callback();
@@ -384,9 +419,9 @@ class PgSubscription implements EventSubscription {
       while (!this.closed) {
         // Remember the signal before reading: a wake-up during the read means "look again", not "sleep".
         const generation = this.store.wakeGeneration;
-        const read = this.store.readAfter(this.position, this.batchSize, this.options.filter);
+        const read = this.store.readLive(this.position, this.batchSize, this.options.filter, generation);
         this.reading = read.catch(() => undefined);
-        const { events: batch, fence, scannedTo, reachedFence } = await read;
+        const { events: batch, fence, scannedTo, reachedFence, freshAs } = await read;
         if (this.closed) return;
         const full = batch.length === this.batchSize;
         if (batch.length > 0) this.position = batch[batch.length - 1]!.position;
@@ -399,7 +434,8 @@ class PgSubscription implements EventSubscription {
         }
         if (batch.length > 0) yield batch;
         if (full || !reachedFence) continue;
-        if (this.store.wakeGeneration === generation) await this.waitForWake();
+        // Wait only when nothing woke the store since the read of the log behind this answer began.
+        if (this.store.wakeGeneration <= freshAs) await this.waitForWake();
         // Under a stream of appends every one of them is a wake-up: read at most every few milliseconds, so that a
         // subscription whose filter matches little (or nothing) does not query once per append.
         await this.settle();
@@ -434,7 +470,10 @@ class PgSubscription implements EventSubscription {
         this.cancelWait = undefined;
         resolve();
       };
-      const timer = setTimeout(done, this.pollIntervalMs);
+      const timer = setTimeout(() => {
+        this.store.pollTick();
+        done();
+      }, this.pollIntervalMs);
       const unsubscribe = this.store.onWake(done);
       this.cancelWait = done;
     });
