@@ -36,8 +36,9 @@ CREATE TABLE IF NOT EXISTS es_events (
 );
 
 CREATE INDEX IF NOT EXISTS es_events_transaction_position_idx ON es_events (transaction_id, global_position);
-CREATE INDEX IF NOT EXISTS es_events_category_transaction_position_idx
-  ON es_events (category, transaction_id, global_position);
+-- Filtered reads walk the global-order index a window at a time (see readAfter): a per-category index served no read
+-- any more and cost every append an index entry.
+DROP INDEX IF EXISTS es_events_category_transaction_position_idx;
 
 -- Is this append a repeat of one already stored? Returns the original result (revision, commit, prepare of its last
 -- event) when ALL ids exist in this stream, consecutive and in the same order; no row when none exists; raises
