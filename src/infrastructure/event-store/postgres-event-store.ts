@@ -255,6 +255,7 @@ class PgEventStore implements PostgresEventStore {
     const start = after === 'start' ? { commit: 0n, prepare: 0n } : after;
     const params: unknown[] = [start.commit.toString(), start.prepare.toString()];
     const conditions = filterConditions(filter, params);
+    if (conditions === '') return this.readUnfiltered(start, limit, params);
     // Twice the batch: a filter that wants most events fills its batch looking at little more than it returns, and one
     // that wants few still moves at least a thousand events per read.
     const window = conditions === '' ? limit : limit === null ? SCAN_WINDOW : Math.min(SCAN_WINDOW, Math.max(1_000, 2 * limit));
@@ -286,6 +287,27 @@ class PgEventStore implements PostgresEventStore {
       scannedTo,
       // A full window may have stopped short of the fence; a shorter one ran into it.
       reachedFence: window === null || scanned < window,
+    };
+  }
+
+  /** readAfter without a filter (the shared tail, a rebuild): the events themselves, in one walk of the global-order index. */
+  private async readUnfiltered(start: Position, limit: number | null, params: unknown[]): Promise<WindowRead> {
+    params.push(limit);
+    const result = await this.sql.query<EventRow & { fence: string }>(
+      `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS fence, e.*
+         FROM (SELECT 1) one
+         LEFT JOIN (SELECT ${EVENT_COLUMNS} FROM es_events
+                     WHERE ${FENCE} AND (transaction_id, global_position) > ($1::xid8, $2::bigint)
+                     ORDER BY transaction_id, global_position LIMIT $3) e ON true`,
+      params,
+    );
+    const rows = result.rows.filter((row) => row.event_id !== null);
+    const events = rows.map(toRecordedEvent);
+    return {
+      events,
+      fence: BigInt(result.rows[0]!.fence),
+      scannedTo: events.length > 0 ? events[events.length - 1]!.position : start,
+      reachedFence: limit === null || events.length < limit,
     };
   }
 
