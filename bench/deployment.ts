@@ -72,3 +72,19 @@ export function sampleRss(pid: number | undefined): { stop(): { start: number; m
     },
   };
 }
+
+/** Waits until the status route shows no projection or reactor with events still to handle. */
+export async function waitUntilCaughtUp(url: string, key: string, timeoutMs = 10 * 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const pending = (value: unknown): number => {
+    if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + pending(item), 0);
+    if (value === null || typeof value !== 'object') return 0;
+    return Object.entries(value).reduce((sum, [name, item]) => sum + (name === 'pending_events' && typeof item === 'number' ? item : pending(item)), 0);
+  };
+  while (Date.now() < deadline) {
+    const response = await fetch(`${url}/api/communication/status`, { headers: { authorization: `Bearer ${key}` } });
+    if (pending(await response.json()) === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error('projections and reactors did not catch up in time');
+}
