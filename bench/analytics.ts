@@ -219,7 +219,9 @@ async function measure(ask: (path: string) => Promise<{ ms: number; ok: boolean 
         const result = await ask(path);
         latencies.push(result.ms);
         const shape = path.replace(/\d{4}-\d{2}-\d{2}/g, 'D').replace(/campaign_id=[^&]+/, 'campaign_id=C').replace('/api/communication/analytics?', '');
-        byShape.set(shape, [...(byShape.get(shape) ?? []), result.ms]);
+        const ofShape = byShape.get(shape) ?? [];
+        ofShape.push(result.ms);
+        byShape.set(shape, ofShape);
         if (!result.ok) errors++;
       }
     }),

@@ -243,8 +243,9 @@ class PgEventStore implements PostgresEventStore {
 
   /**
    * The events after a position that pass the filter, in global order, at most `limit`, from one window of the log: at
-   * most a window of events (twice the limit, up to SCAN_WINDOW; the limit without a filter) are looked at, walking the global-order index, so a read costs
-   * what it looks at whatever the filter and whatever the planner's statistics. Also returns where the window ended
+   * most a window of events (twice the limit, up to SCAN_WINDOW) are looked at, walking the global-order index, so a
+   * read costs what it looks at whatever the filter and whatever the planner's statistics. Without a filter, the window
+   * is the events themselves (readUnfiltered). Also returns where the window ended
    * and the fence it used: once a window ends at the fence, every event of a transaction older than the fence was seen.
    */
   async readAfter(
@@ -255,10 +256,10 @@ class PgEventStore implements PostgresEventStore {
     const start = after === 'start' ? { commit: 0n, prepare: 0n } : after;
     const params: unknown[] = [start.commit.toString(), start.prepare.toString()];
     const conditions = filterConditions(filter, params);
-    if (conditions === '') return this.readUnfiltered(start, limit, params);
+    if (conditions === '') return this.readUnfiltered(start, limit);
     // Twice the batch: a filter that wants most events fills its batch looking at little more than it returns, and one
     // that wants few still moves at least a thousand events per read.
-    const window = conditions === '' ? limit : limit === null ? SCAN_WINDOW : Math.min(SCAN_WINDOW, Math.max(1_000, 2 * limit));
+    const window = limit === null ? SCAN_WINDOW : Math.min(SCAN_WINDOW, Math.max(1_000, 2 * limit));
     params.push(window, limit);
     const result = await this.sql.query<EventRow & { fence: string; scanned: string; last_commit: string | null; last_prepare: string | null }>(
       `WITH w AS MATERIALIZED (
@@ -286,20 +287,19 @@ class PgEventStore implements PostgresEventStore {
       fence: BigInt(first.fence),
       scannedTo,
       // A full window may have stopped short of the fence; a shorter one ran into it.
-      reachedFence: window === null || scanned < window,
+      reachedFence: scanned < window,
     };
   }
 
   /** readAfter without a filter (the shared tail, a rebuild): the events themselves, in one walk of the global-order index. */
-  private async readUnfiltered(start: Position, limit: number | null, params: unknown[]): Promise<WindowRead> {
-    params.push(limit);
+  private async readUnfiltered(start: Position, limit: number | null): Promise<WindowRead> {
     const result = await this.sql.query<EventRow & { fence: string }>(
       `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS fence, e.*
          FROM (SELECT 1) one
          LEFT JOIN (SELECT ${EVENT_COLUMNS} FROM es_events
                      WHERE ${FENCE} AND (transaction_id, global_position) > ($1::xid8, $2::bigint)
                      ORDER BY transaction_id, global_position LIMIT $3) e ON true`,
-      params,
+      [start.commit.toString(), start.prepare.toString(), limit],
     );
     const rows = result.rows.filter((row) => row.event_id !== null);
     const events = rows.map(toRecordedEvent);
