@@ -48,7 +48,7 @@ export const notificationsProjection: Projection = {
 async function applyNotificationEvents(events: RecordedEvent[], db: Kysely<NotificationsTable>): Promise<void> {
   if (events.length === 0) return;
   const ids = [...new Set(events.map(notificationIdOf))];
-  const existing = new Map((await db.selectFrom('notifications').selectAll().where('id', 'in', ids).execute()).map((row) => [row.id, row]));
+  const existing = await loadRows(db, ids);
   const touched = new Map<string, Row>();
   const history: HistoryRow[] = [];
   for (const event of events) {
@@ -58,7 +58,11 @@ async function applyNotificationEvents(events: RecordedEvent[], db: Kysely<Notif
     touched.set(id, row);
     history.push(historyRow(id, event));
   }
-  for (let start = 0; start < touched.size; start += 1_000) await upsert(db, [...touched.values()].slice(start, start + 1_000));
+  const created: Row[] = [];
+  const changed: Row[] = [];
+  for (const row of touched.values()) (existing.has(row.id) ? changed : created).push(row);
+  for (let start = 0; start < created.length; start += 1_000) await insertRows(db, created.slice(start, start + 1_000));
+  for (let start = 0; start < changed.length; start += 1_000) await updateRows(db, changed.slice(start, start + 1_000));
   for (let start = 0; start < history.length; start += 2_000) {
     await sql`
       INSERT INTO notification_history (event_id, notification_id, revision, type, occurred_at, details)
@@ -68,6 +72,21 @@ async function applyNotificationEvents(events: RecordedEvent[], db: Kysely<Notif
       ON CONFLICT (event_id) DO NOTHING`.execute(db);
   }
 }
+
+/**
+ * The stored rows of a batch's notifications, without their template variables: an event after the request never
+ * changes them, and updateRows leaves the column alone (it is the largest one, read and written back for nothing).
+ */
+async function loadRows(db: Kysely<NotificationsTable>, ids: string[]): Promise<Map<string, Row>> {
+  const { rows } = await sql<Omit<Row, 'data'>>`
+    SELECT id, template_id, recipient, channel, status, campaign_id, provider, provider_message_id, requested_at, sent_at,
+           delivered_at, failure, open_count, click_count, first_opened_at, first_clicked_at, revision, updated_at
+      FROM notifications WHERE id = ANY (${ids}::uuid[])`.execute(db);
+  return new Map(rows.map((row) => [row.id, Object.assign(row, { data: NOT_LOADED })]));
+}
+
+/** Stands for template variables loadRows did not read. */
+const NOT_LOADED = Object.freeze({});
 
 /** The address (matched by its hash, as recipientHash computes it) and the template variables leave every row. */
 async function eraseRecipient(db: Kysely<NotificationsTable>, erased: { recipient_hash: string; channel: string }): Promise<void> {
@@ -157,10 +176,10 @@ function historyRow(notificationId: string, event: RecordedEvent): HistoryRow {
 }
 
 /**
- * One statement per thousand rows, the rows as one JSON parameter: a VALUES list of 19 parameters per row cost the
+ * New rows, one statement per thousand, the rows as one JSON parameter: a VALUES list of 19 parameters per row cost the
  * projector more to build and send than PostgreSQL spends applying it.
  */
-async function upsert(db: Kysely<NotificationsTable>, rows: Row[]): Promise<void> {
+async function insertRows(db: Kysely<NotificationsTable>, rows: Row[]): Promise<void> {
   await sql`
     INSERT INTO notifications (id, template_id, recipient, channel, status, campaign_id, data, provider, provider_message_id,
       requested_at, sent_at, delivered_at, failure, open_count, click_count, first_opened_at, first_clicked_at, revision, updated_at)
@@ -176,4 +195,33 @@ async function upsert(db: Kysely<NotificationsTable>, rows: Row[]): Promise<void
       sent_at = excluded.sent_at, delivered_at = excluded.delivered_at, failure = excluded.failure,
       open_count = excluded.open_count, click_count = excluded.click_count, first_opened_at = excluded.first_opened_at,
       first_clicked_at = excluded.first_clicked_at, revision = excluded.revision, updated_at = excluded.updated_at`.execute(db);
+}
+
+/** Stored rows an event changed: only what an event after the request can change is sent, and written. */
+async function updateRows(db: Kysely<NotificationsTable>, rows: Row[]): Promise<void> {
+  const changes = rows.map((row) => ({
+    id: row.id,
+    status: row.status,
+    provider: row.provider,
+    provider_message_id: row.provider_message_id,
+    sent_at: row.sent_at,
+    delivered_at: row.delivered_at,
+    failure: row.failure,
+    open_count: row.open_count,
+    click_count: row.click_count,
+    first_opened_at: row.first_opened_at,
+    first_clicked_at: row.first_clicked_at,
+    revision: row.revision,
+    updated_at: row.updated_at,
+  }));
+  await sql`
+    UPDATE notifications n SET
+      status = r.status, provider = r.provider, provider_message_id = r.provider_message_id, sent_at = r.sent_at,
+      delivered_at = r.delivered_at, failure = NULLIF(r.failure, 'null'::jsonb), open_count = r.open_count,
+      click_count = r.click_count, first_opened_at = r.first_opened_at, first_clicked_at = r.first_clicked_at,
+      revision = r.revision, updated_at = r.updated_at
+      FROM jsonb_to_recordset(${JSON.stringify(changes)}::jsonb) AS r(id uuid, status text, provider text,
+        provider_message_id text, sent_at timestamptz, delivered_at timestamptz, failure jsonb, open_count integer,
+        click_count integer, first_opened_at timestamptz, first_clicked_at timestamptz, revision integer, updated_at timestamptz)
+     WHERE n.id = r.id`.execute(db);
 }
