@@ -176,8 +176,9 @@ function historyRow(notificationId: string, event: RecordedEvent): HistoryRow {
 }
 
 /**
- * New rows, one statement per thousand, the rows as one JSON parameter: a VALUES list of 19 parameters per row cost the
- * projector more to build and send than PostgreSQL spends applying it.
+ * New rows: loadRows found none stored for them in this transaction (a stored row goes through updateRows). One
+ * statement per thousand, the rows as one JSON parameter: a VALUES list of 19 parameters per row cost the projector
+ * more to build and send than PostgreSQL spends applying it.
  */
 async function insertRows(db: Kysely<NotificationsTable>, rows: Row[]): Promise<void> {
   await sql`
@@ -189,31 +190,13 @@ async function insertRows(db: Kysely<NotificationsTable>, rows: Row[]): Promise<
       FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r(id uuid, template_id text, recipient text, channel text,
         status text, campaign_id uuid, data jsonb, provider text, provider_message_id text, requested_at timestamptz,
         sent_at timestamptz, delivered_at timestamptz, failure jsonb, open_count integer, click_count integer,
-        first_opened_at timestamptz, first_clicked_at timestamptz, revision integer, updated_at timestamptz)
-    ON CONFLICT (id) DO UPDATE SET
-      status = excluded.status, provider = excluded.provider, provider_message_id = excluded.provider_message_id,
-      sent_at = excluded.sent_at, delivered_at = excluded.delivered_at, failure = excluded.failure,
-      open_count = excluded.open_count, click_count = excluded.click_count, first_opened_at = excluded.first_opened_at,
-      first_clicked_at = excluded.first_clicked_at, revision = excluded.revision, updated_at = excluded.updated_at`.execute(db);
+        first_opened_at timestamptz, first_clicked_at timestamptz, revision integer, updated_at timestamptz)`.execute(db);
 }
 
 /** Stored rows an event changed: only what an event after the request can change is sent, and written. */
 async function updateRows(db: Kysely<NotificationsTable>, rows: Row[]): Promise<void> {
-  const changes = rows.map((row) => ({
-    id: row.id,
-    status: row.status,
-    provider: row.provider,
-    provider_message_id: row.provider_message_id,
-    sent_at: row.sent_at,
-    delivered_at: row.delivered_at,
-    failure: row.failure,
-    open_count: row.open_count,
-    click_count: row.click_count,
-    first_opened_at: row.first_opened_at,
-    first_clicked_at: row.first_clicked_at,
-    revision: row.revision,
-    updated_at: row.updated_at,
-  }));
+  // What the request set and nothing after it changes stays out of the parameter.
+  const changes = rows.map(({ template_id: _t, recipient: _r, channel: _c, campaign_id: _k, data: _d, requested_at: _a, ...changed }) => changed);
   await sql`
     UPDATE notifications n SET
       status = r.status, provider = r.provider, provider_message_id = r.provider_message_id, sent_at = r.sent_at,
