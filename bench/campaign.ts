@@ -11,7 +11,7 @@ import { CRM_SOURCE } from '../src/integration/crm/crm-consumer.js';
 import { AudienceWriter } from '../src/projections/audience/audience-writer.js';
 import { campaignNotificationId } from '../src/reactors/campaigns/campaign-fanout.js';
 import { startMinimalSendGrid } from './doubles/minimal-sendgrid.js';
-import { sampleRss, sendGridConfigDir, startDeployment, type Deployment, waitUntilCaughtUp } from './deployment.js';
+import { sampleRss, sendGridConfigDir, startDeployment, type Deployment, type RssFigures, waitUntilCaughtUp } from './deployment.js';
 
 export interface CampaignBench {
   recipients: number;
@@ -24,7 +24,7 @@ export interface CampaignBench {
   /** Launch call → GET /analytics?campaign_id reports every one sent. */
   analyticsMs: number;
   sendPerSecond: number;
-  rssMb: { start: number; max: number; end: number };
+  rssMb: RssFigures;
   bus: string;
 }
 
@@ -135,7 +135,7 @@ export async function benchCampaign(databaseUrl: string, natsUrl: string | undef
     await sql.query('CHECKPOINT').catch(() => undefined);
     const setupMs = performance.now() - setupStarted;
 
-    memory = sampleRss(worker.pid);
+    memory = sampleRss(worker.pid, () => double.received.size / recipients);
 
     // 2. Timed: from the launch call
     const now = Date.now();

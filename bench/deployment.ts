@@ -52,9 +52,22 @@ export async function startDeployment(env: { DATABASE_URL: string; NATS_URL?: st
   return { api: processes[0]!, processes, stop };
 }
 
-/** Samples a process's resident memory every second. */
-export function sampleRss(pid: number | undefined): { stop(): { start: number; max: number; end: number } } {
+export interface RssFigures {
+  start: number;
+  max: number;
+  end: number;
+  /** The resident memory when progress first reached 25, 50, 75 and 100 % (0 where it never did). */
+  quarters: number[];
+}
+
+/**
+ * Samples a process's resident memory every second. With a progress function (0 to 1, the share of the run done),
+ * also keeps the memory at each quarter of the run: flat memory is the same figure at 25 % and at 100 %, whatever the
+ * start-up figure (the heap grows once to its working size).
+ */
+export function sampleRss(pid: number | undefined, progress?: () => number): { stop(): RssFigures } {
   const samples: number[] = [];
+  const quarters = [0, 0, 0, 0];
   const timer = setInterval(() => {
     let status = '';
     try {
@@ -63,12 +76,18 @@ export function sampleRss(pid: number | undefined): { stop(): { start: number; m
       return;
     }
     const match = /VmRSS:\s+(\d+) kB/.exec(status);
-    if (match) samples.push(Number(match[1]) / 1024);
+    if (!match) return;
+    const mb = Number(match[1]) / 1024;
+    samples.push(mb);
+    const done = progress?.() ?? 0;
+    quarters.forEach((value, i) => {
+      if (value === 0 && done >= (i + 1) / 4) quarters[i] = Math.round(mb);
+    });
   }, 1000);
   return {
     stop() {
       clearInterval(timer);
-      return { start: Math.round(samples[0] ?? 0), max: Math.round(Math.max(0, ...samples)), end: Math.round(samples.at(-1) ?? 0) };
+      return { start: Math.round(samples[0] ?? 0), max: Math.round(Math.max(0, ...samples)), end: Math.round(samples.at(-1) ?? 0), quarters: [...quarters] };
     },
   };
 }

@@ -1,13 +1,13 @@
 import pg from 'pg';
 import { startMinimalSendGrid } from './doubles/minimal-sendgrid.js';
-import { sampleRss, sendGridConfigDir, startDeployment, waitUntilCaughtUp } from './deployment.js';
+import { sampleRss, sendGridConfigDir, startDeployment, waitUntilCaughtUp, type RssFigures } from './deployment.js';
 
 export interface NotificationBench {
   total: number;
   endToEndPerSecond: number;
   acceptedPerSecond: number;
   latency: { rate: number; count: number; p50: number; p99: number; max: number };
-  rssMb: { start: number; max: number; end: number };
+  rssMb: RssFigures;
   bus: string;
 }
 
@@ -25,7 +25,8 @@ export async function benchNotifications(databaseUrl: string, natsUrl: string | 
   });
   const deployment = await startDeployment({ DATABASE_URL: databaseUrl, NATS_URL: natsUrl ?? '', COMM_CONFIG_DIR: configDir });
   const { url, key } = deployment.api;
-  const memory = sampleRss(deployment.processes.at(-1)!.child.pid);
+  // Progress is the burst's: e-mails at the double out of `total` (the latency run comes after 100 %).
+  const memory = sampleRss(deployment.processes.at(-1)!.child.pid, () => double.received.size / total);
   const db = new pg.Client({ connectionString: databaseUrl });
   try {
     await db.connect();

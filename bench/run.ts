@@ -10,6 +10,7 @@
  *  7. a campaign to 100,000 e-mail recipients (BENCH_CAMPAIGN_RECIPIENTS) in one CRM segment, each with an e-mail
  *     marketing consent (BENCH_CAMPAIGN_SEED: direct, or crm through the CRM's NATS subjects): from the launch call
  *     until every notification reached the SendGrid double, and until GET /analytics counts them all sent.
+ * First, a calibration of the machine (pure CPU work), so that figures from different machines can be compared.
  * Prints a table and writes bench/results.json.
  */
 import { writeFile } from 'node:fs/promises';
@@ -21,6 +22,7 @@ import { benchNotifications } from './notifications.js';
 import { benchPublications } from './publications.js';
 import { benchRebuild } from './rebuild.js';
 import { freshDatabase } from './database.js';
+import { calibrateMachine } from './machine.js';
 
 const baseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const only = process.argv.slice(2);
@@ -36,6 +38,13 @@ interface Row {
 
 async function main(): Promise<void> {
   const rows: Row[] = [];
+  const machine = await calibrateMachine();
+  rows.push({
+    benchmark: 'machine: one thread adds 3·10⁹ integers',
+    value: machine.oneThreadMs,
+    unit: 'ms',
+    note: `two threads at once: ${machine.twoThreadsMs} ms each; ${machine.cpus} CPUs (compare figures across machines with these)`,
+  });
   if (wants('appends')) {
     const url = await freshDatabase(baseUrl, 'comm_bench_appends');
     for (const r of await benchAppends(url)) {
@@ -59,7 +68,7 @@ async function main(): Promise<void> {
     const r = await benchNotifications(url, process.env.BENCH_IN_PROCESS_BUS ? undefined : (process.env.NATS_URL ?? 'nats://127.0.0.1:4222'), total);
     rows.push({ benchmark: `notifications end to end (${r.total} e-mails, ${r.bus})`, value: r.endToEndPerSecond, unit: 'notifications/s', target: '>= 2000', note: `accepted at ${r.acceptedPerSecond}/s` });
     rows.push({ benchmark: `notification request → provider call at ${r.latency.rate}/s: p99`, value: r.latency.p99, unit: 'ms', target: '<= 1000', note: `p50 ${r.latency.p50} ms, max ${r.latency.max} ms, ${r.latency.count} messages` });
-    rows.push({ benchmark: 'worker memory (RSS) over the notification run', value: r.rssMb.end, unit: 'MB at end', target: 'flat', note: `start ${r.rssMb.start} MB, max ${r.rssMb.max} MB` });
+    rows.push({ benchmark: 'worker memory (RSS) over the notification run', value: r.rssMb.end, unit: 'MB at end', target: 'flat', note: `idle at start ${r.rssMb.start} MB; at 25/50/75/100 % of the burst ${r.rssMb.quarters.join('/')} MB; max ${r.rssMb.max} MB; end after the latency run` });
   }
   if (wants('publications')) {
     const url = await freshDatabase(baseUrl, 'comm_bench_publications');
@@ -86,11 +95,13 @@ async function main(): Promise<void> {
     const setup = `setup (audience and consents, ${r.setup.way}) ${seconds(r.setup.ms)} s; ${r.bus}`;
     rows.push({ benchmark: `campaign to ${r.recipients} e-mail recipients, launch → all handed to the provider`, value: seconds(r.handedOverMs), unit: 's', target: '<= 60', note: `${r.sendPerSecond} sent/s, first at ${seconds(r.firstMs)} s; ${setup}` });
     rows.push({ benchmark: `campaign to ${r.recipients} e-mail recipients, launch → analytics up to date`, value: seconds(r.analyticsMs), unit: 's', target: '<= 60', note: `sent = ${r.recipients} in GET /analytics` });
-    rows.push({ benchmark: 'worker memory (RSS) over the campaign', value: r.rssMb.end, unit: 'MB at end', target: 'flat', note: `start ${r.rssMb.start} MB, max ${r.rssMb.max} MB` });
+    rows.push({ benchmark: 'worker memory (RSS) over the campaign', value: r.rssMb.end, unit: 'MB at end', target: 'flat', note: `at launch ${r.rssMb.start} MB; at 25/50/75/100 % of the sends ${r.rssMb.quarters.join('/')} MB; max ${r.rssMb.max} MB` });
   }
   printTable(rows);
-  const machine = { node: process.version, cpus: (await import('node:os')).cpus().length, at: new Date().toISOString() };
-  await writeFile(new URL('./results.json', import.meta.url), `${JSON.stringify({ machine, results: rows }, null, 2)}\n`);
+  await writeFile(
+    new URL('./results.json', import.meta.url),
+    `${JSON.stringify({ machine: { node: process.version, ...machine, at: new Date().toISOString() }, results: rows }, null, 2)}\n`,
+  );
   process.stdout.write('\nwritten to bench/results.json\n');
 }
 
