@@ -16,7 +16,7 @@ import { AuthorizationServer } from './oauth-authorization-server.js';
  * - POST /rest/posts: checks author, commentary, visibility, distribution, lifecycleState and that content refers to
  *   uploaded media; 201 with x-restli-id; the same commentary twice → 422 DUPLICATE_POST as LinkedIn words it;
  * - GET /rest/posts?author=&q=author&count=&start= (X-RestLi-Method: FINDER), newest first, hashtags read back as
- *   {hashtag|\#|tag} templates;
+ *   {hashtag|\#|tag} templates; GET /rest/posts/{encoded urn} one post (404 NOT_FOUND when there is none);
  * - GET /rest/organizationalEntityShareStatistics?q=organizationalEntity&organizationalEntity=&shares=List(...) (or
  *   ugcPosts=List(...)).
  * Faults with fail(); holdNextPostAnswer() records the next post but answers it late. GET /media/{name} serves files
@@ -209,6 +209,7 @@ export async function startLinkedInDouble(options: LinkedInDoubleOptions): Promi
     if (req.method === 'GET' && path.startsWith('/rest/videos/')) return videoStatus(res, decodeURIComponent(path.slice('/rest/videos/'.length)));
     if (req.method === 'POST' && path === '/rest/posts') return createPost(res, body);
     if (req.method === 'GET' && path === '/rest/posts' && query.q === 'author') return findPosts(res, req, query);
+    if (req.method === 'GET' && path.startsWith('/rest/posts/')) return readPost(res, decodeURIComponent(path.slice('/rest/posts/'.length)));
     if (req.method === 'GET' && path === '/rest/organizationalEntityShareStatistics') return shareStatistics(res, query);
     send(res, 404, linkedInErrorBody(404, 'NOT_FOUND', `No virtual resource found for ${req.method} ${path}`));
   }
@@ -383,7 +384,18 @@ export async function startLinkedInDouble(options: LinkedInDoubleOptions): Promi
     const count = Number(query.count ?? 10);
     const start = Number(query.start ?? 0);
     const newestFirst = [...posts].reverse();
-    const elements = newestFirst.slice(start, start + count).map((post) => ({
+    const elements = newestFirst.slice(start, start + count).map(asReturned);
+    send(res, 200, { paging: { start, count, links: [], total: newestFirst.length }, elements });
+  }
+
+  function readPost(res: ServerResponse, urn: string): void {
+    const post = posts.find((candidate) => candidate.id === urn);
+    if (!post) return send(res, 404, linkedInErrorBody(404, 'NOT_FOUND', `Post ${urn} not found`));
+    send(res, 200, asReturned(post));
+  }
+
+  function asReturned(post: LinkedInPostRecord): unknown {
+    return {
       id: post.id,
       author: post.author,
       commentary: asLinkedInReturnsIt(post.commentary),
@@ -394,8 +406,7 @@ export async function startLinkedInDouble(options: LinkedInDoubleOptions): Promi
       publishedAt: post.createdAt,
       lastModifiedAt: post.createdAt,
       ...(post.content ? { content: post.content } : {}),
-    }));
-    send(res, 200, { paging: { start, count, links: [], total: newestFirst.length }, elements });
+    };
   }
 
   function shareStatistics(res: ServerResponse, query: Record<string, string>): void {

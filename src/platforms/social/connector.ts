@@ -50,8 +50,10 @@ export interface SocialConnector {
    * The post this publication already made on the platform since `since` (matched on the exact text, and for
    * Instagram also on the caption of recent media), or null when there is none. Throws PlatformError when the
    * platform cannot be asked: the worker then retries later rather than risk a duplicate.
+   * `namedPostId` is a post the platform itself pointed at (PlatformError.details.existingPostId of a duplicate
+   * refusal): it is checked first, as it may be older than the recent posts the search reads.
    */
-  findPublished(post: SocialPost, since: Date): Promise<PublishedPost | null>;
+  findPublished(post: SocialPost, since: Date, namedPostId?: string): Promise<PublishedPost | null>;
   /** Current counters of one of our posts (insights / public metrics). */
   fetchMetrics(postId: string): Promise<EngagementMetrics>;
   /** A cheap authenticated call (heartbeat): resolves when the platform accepts our credentials. */
@@ -76,7 +78,8 @@ export class PlatformError extends Error {
     readonly platform: Platform,
     readonly errorClass: PlatformErrorClass,
     message: string,
-    readonly details: { status?: number; platformCode?: string | number; retryAfterMs?: number } = {},
+    /** existingPostId: the post a duplicate refusal names, when the platform says which (LinkedIn). */
+    readonly details: { status?: number; platformCode?: string | number; retryAfterMs?: number; existingPostId?: string } = {},
   ) {
     super(message);
     this.name = 'PlatformError';

@@ -21,7 +21,8 @@ import { singleCalls, type PlatformCalls } from './platform-calls.js';
  *     uploadInstructions: [{uploadUrl, firstByte, lastByte}]}}, a PUT per part (each answers an ETag),
  *     POST /rest/videos?action=finalizeUpload {video, uploadToken, uploadedPartIds}, then GET /rest/videos/{urn}
  *     until AVAILABLE → content.media {id, title}.
- * - findPublished: GET /rest/posts?author={urn}&q=author&count=20&sortBy=LAST_MODIFIED (X-RestLi-Method: FINDER).
+ * - findPublished: GET /rest/posts?author={urn}&q=author&count=20&sortBy=LAST_MODIFIED (X-RestLi-Method: FINDER); the
+ *   post a duplicate refusal names is read first with GET /rest/posts/{encoded urn} (404 when there is none).
  * - fetchMetrics: GET /rest/organizationalEntityShareStatistics?q=organizationalEntity&organizationalEntity={org}
  *   &shares=List({urn}) (or ugcPosts=List(...)) → elements[0].totalShareStatistics.
  * - check: the posts finder with count=1.
@@ -78,6 +79,7 @@ interface LinkedInErrorBody {
 
 interface LinkedInPost {
   id?: string;
+  author?: string;
   commentary?: string;
   createdAt?: number;
   publishedAt?: number;
@@ -126,6 +128,16 @@ export function createLinkedInConnector(config: unknown, options: LinkedInConnec
     }
     if (response.status >= 200 && response.status < 300) return { data: (response.data ?? {}) as T, headers: response.headers as Record<string, unknown> };
     throw linkedInError(response.status, response.data, response.headers as Record<string, unknown>, request.write ?? false, [bearer]);
+  }
+
+  /** One post by its URN, or null when LinkedIn has none (404). */
+  async function readPost(urn: string): Promise<LinkedInPost | null> {
+    try {
+      return (await call<LinkedInPost>('GET', `/rest/posts/${encodeURIComponent(urn)}`)).data;
+    } catch (error) {
+      if (error instanceof PlatformError && error.details.status === 404) return null;
+      throw error;
+    }
   }
 
   /**
@@ -234,15 +246,23 @@ export function createLinkedInConnector(config: unknown, options: LinkedInConnec
       return { postId: urn, url: linkedInPostUrl(urn) };
     },
 
-    async findPublished(post: SocialPost, since: Date): Promise<PublishedPost | null> {
+    async findPublished(post: SocialPost, since: Date, namedPostId?: string): Promise<PublishedPost | null> {
       const from = since.getTime() - clockSkewMs;
+      const isOurs = (candidate: LinkedInPost): candidate is LinkedInPost & { id: string } =>
+        Boolean(candidate.id) &&
+        (candidate.author === undefined || candidate.author === author) &&
+        (candidate.createdAt ?? candidate.publishedAt ?? 0) >= from &&
+        sameText(fromLittleText(candidate.commentary ?? ''), post.text);
+      // The post a duplicate refusal named: on a busy page it may already be past the newest posts the listing reads.
+      if (namedPostId && /^urn:li:(share|ugcPost):\d+$/.test(namedPostId)) {
+        const named = await readPost(namedPostId);
+        if (named && isOurs(named)) return { postId: named.id, url: linkedInPostUrl(named.id) };
+      }
       for (let page = 0; page < maxListingPages; page++) {
         const { data } = await call<{ elements?: LinkedInPost[] }>('GET', postsFinder(pageSize, page * pageSize), { restliMethod: 'FINDER' });
         const elements = data.elements ?? [];
-        for (const candidate of elements) {
-          const created = candidate.createdAt ?? candidate.publishedAt ?? 0;
-          if (candidate.id && created >= from && sameText(fromLittleText(candidate.commentary ?? ''), post.text)) return { postId: candidate.id, url: linkedInPostUrl(candidate.id) };
-        }
+        const match = elements.find(isOurs);
+        if (match) return { postId: match.id, url: linkedInPostUrl(match.id) };
         // Newest first: a short page, or one already older than `since`, is the end of what could match.
         if (elements.length < pageSize || !elements.some((candidate) => (candidate.createdAt ?? 0) >= from)) break;
       }
@@ -356,7 +376,7 @@ function tokenSource(configured: string | undefined, provider: (() => Promise<st
 /**
  * A LinkedIn refusal as a PlatformError: 401 → auth (token expired or revoked); 403 → auth (the member lost the page
  * role or the app a scope: a person must act); 429 → rate_limited (LinkedIn's quotas are daily and it rarely says
- * when they reset); DUPLICATE_POST → duplicate; 504 on a post → unknown_outcome (the gateway gave up waiting, the
+ * when they reset); DUPLICATE_POST → duplicate (with the URN of the post it duplicates); 504 on a post → unknown_outcome (the gateway gave up waiting, the
  * post may exist); other 5xx → transient; the rest (400, 404, 422, 426 version not active) → permanent.
  */
 export function linkedInError(status: number, data: unknown, headers: Record<string, unknown>, write: boolean, secrets: string[] = []): PlatformError {
@@ -375,6 +395,8 @@ export function linkedInError(status: number, data: unknown, headers: Record<str
   const details: PlatformError['details'] = { status };
   const platformCode = inputCode ?? body.code ?? body.serviceErrorCode;
   if (platformCode !== undefined) details.platformCode = platformCode;
+  const existing = errorClass === 'duplicate' ? /duplicate of (urn:li:(?:share|ugcPost):\d+)/i.exec(message)?.[1] : undefined;
+  if (existing) details.existingPostId = existing;
   if (errorClass === 'rate_limited' || errorClass === 'transient') {
     const wait = retryAfterMs(headers);
     if (wait !== undefined) details.retryAfterMs = wait;

@@ -210,8 +210,9 @@ export class PublicationWorker {
   ): Promise<void> {
     const platform = connector.platform;
     if (error.errorClass === 'unknown_outcome' || error.errorClass === 'duplicate') {
-      // The post may exist (our call reached the platform, or an earlier attempt did): ask before deciding.
-      const found = await this.findPublished(attempt, connector, post, this.searchSince(state));
+      // The post may exist (our call reached the platform, or an earlier attempt did): ask before deciding. A
+      // duplicate refusal may name the post (LinkedIn), which the platform's recent posts may no longer include.
+      const found = await this.findPublished(attempt, connector, post, this.searchSince(state), error.details.existingPostId);
       if (found) {
         await attempt.published(found);
         return;
@@ -261,8 +262,8 @@ export class PublicationWorker {
   }
 
   /** Asks the platform for a post of ours it may already have (logged like every platform call). */
-  private findPublished(attempt: Attempt, connector: SocialConnector, post: SocialPost, since: Date): Promise<PublishedPost | null> {
-    return timedCall(attempt.log, 'findPublished', () => connector.findPublished(post, since));
+  private findPublished(attempt: Attempt, connector: SocialConnector, post: SocialPost, since: Date, namedPostId?: string): Promise<PublishedPost | null> {
+    return timedCall(attempt.log, 'findPublished', () => connector.findPublished(post, since, namedPostId));
   }
 
   private searchSince(state: Exclude<PublicationState, { status: 'none' }>): Date {

@@ -160,6 +160,29 @@ describe('LinkedIn connector', () => {
     const error = await platformError(connector.publish(post({ attemptId: 'att-2' })));
     expect(error.errorClass).toBe('duplicate');
     expect(error.message).toContain(`Content is a duplicate of ${first.postId}`);
+    expect(error.details.existingPostId).toBe(first.postId);
+  });
+
+  it('findPublished reads the post a duplicate refusal named, even past the newest posts the listing reads', async () => {
+    const since = new Date();
+    const connector = createLinkedInConnector(config());
+    const ours = await connector.publish(post());
+    // A busy page: 120 later posts push ours past the 100 newest.
+    for (let i = 0; i < 120; i++) await connector.publish(post({ text: `Suggestion du jour n° ${i}` }));
+    await expect(connector.findPublished(post(), since)).resolves.toBeNull();
+
+    const refusal = await platformError(connector.publish(post({ attemptId: 'att-2' })));
+    expect(refusal.details.existingPostId).toBe(ours.postId);
+    await expect(connector.findPublished(post(), since, refusal.details.existingPostId)).resolves.toEqual(ours);
+    expect(linkedin.requests.at(-1)?.path).toBe(`/rest/posts/${encodeURIComponent(ours.postId)}`);
+
+    // The named post must still be this publication's: same text, made since the publication was due.
+    await expect(connector.findPublished(post({ text: 'Autre texte' }), since, ours.postId)).resolves.toBeNull();
+    await expect(connector.findPublished(post(), new Date(Date.now() + 10 * 60_000), ours.postId)).resolves.toBeNull();
+    // A URN LinkedIn does not know (404) is no post, and the listing is still read.
+    const listings = linkedin.requests.filter((r) => r.path === '/rest/posts' && r.method === 'GET').length;
+    await expect(connector.findPublished(post(), since, 'urn:li:share:1')).resolves.toBeNull();
+    expect(linkedin.requests.filter((r) => r.path === '/rest/posts' && r.method === 'GET').length).toBeGreaterThan(listings);
   });
 
   it('reports 429 as rate_limited, with Retry-After when LinkedIn sends one', async () => {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engagementStreamId } from '../../../src/domain/engagement.js';
 import { createLogger } from '../../../src/infrastructure/logging/logger.js';
 import { connectorsFromConfig } from '../../../src/platforms/social/connectors-from-config.js';
+import { createLinkedInConnector } from '../../../src/platforms/social/linkedin.js';
 import { EngagementPoller } from '../../../src/reactors/publications/engagement-poller.js';
 import { testDatabases, type TestDatabase } from '../../support/databases.js';
 import { graphToken, pageId, type PlatformDoubles, platformsJson, startPlatformDoubles } from '../../support/platform-doubles.js';
@@ -165,6 +166,23 @@ describe.each(testDatabases())('publication pipeline on $name', (database) => {
         post_id: posted[0]!.id,
         post_url: `https://www.linkedin.com/feed/update/${posted[0]!.id}`,
       });
+    });
+
+    it('records as published a LinkedIn post an unrecorded attempt made, found through the URN of the duplicate refusal', async () => {
+      // An earlier attempt's post, then a busy page: 120 later posts push it past the newest posts the search lists.
+      const body = unique('Menu de la Saint-Sylvestre : les réservations sont ouvertes.');
+      const linkedin = createLinkedInConnector(platformsJson(doubles).linkedin);
+      const earlier = await linkedin.publish({ publicationId: 'earlier', attemptId: 'earlier', title: '', text: body, mediaUrls: [] });
+      for (let i = 0; i < 120; i++) await linkedin.publish({ publicationId: 'other', attemptId: `other-${i}`, title: '', text: unique(`Suggestion ${i}`), mediaUrls: [] });
+
+      const id = await schedule(t, { content: { body }, platforms: ['linkedin'] });
+      const view = await waitFor(t, id, (v) => settled.includes(v.status), 'settled');
+
+      expect(doubles.linkedin.posts.filter((p) => p.commentary === body)).toHaveLength(1);
+      expect(view.status).toBe('published');
+      expect(view.platforms.linkedin).toMatchObject({ status: 'published', attempts: 1, post_id: earlier.postId, error: null });
+      const named = doubles.linkedin.requests.filter((r) => r.method === 'GET' && r.path === `/rest/posts/${encodeURIComponent(earlier.postId)}`);
+      expect(named).toHaveLength(1);
     });
 
     it('publishes on Facebook and fails X for good on a 403 that is not a duplicate: partially published, with X’s words', async () => {
