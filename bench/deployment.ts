@@ -68,7 +68,7 @@ export interface RssFigures {
 export function sampleRss(pid: number | undefined, progress?: () => number): { stop(): RssFigures } {
   const samples: number[] = [];
   const quarters = [0, 0, 0, 0];
-  const timer = setInterval(() => {
+  const sample = () => {
     let status = '';
     try {
       status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -83,11 +83,18 @@ export function sampleRss(pid: number | undefined, progress?: () => number): { s
     quarters.forEach((value, i) => {
       if (value === 0 && done >= (i + 1) / 4) quarters[i] = Math.round(mb);
     });
-  }, 1000);
+  };
+  const timer = setInterval(sample, 1000);
+  let figures: RssFigures | undefined;
   return {
     stop() {
-      clearInterval(timer);
-      return { start: Math.round(samples[0] ?? 0), max: Math.round(Math.max(0, ...samples)), end: Math.round(samples.at(-1) ?? 0), quarters: [...quarters] };
+      if (!figures) {
+        clearInterval(timer);
+        // A last sample: a run shorter than the interval would otherwise miss its end.
+        sample();
+        figures = { start: Math.round(samples[0] ?? 0), max: Math.round(Math.max(0, ...samples)), end: Math.round(samples.at(-1) ?? 0), quarters: [...quarters] };
+      }
+      return figures;
     },
   };
 }
