@@ -376,8 +376,9 @@ function tokenSource(configured: string | undefined, provider: (() => Promise<st
 /**
  * A LinkedIn refusal as a PlatformError: 401 → auth (token expired or revoked); 403 → auth (the member lost the page
  * role or the app a scope: a person must act); 429 → rate_limited (LinkedIn's quotas are daily and it rarely says
- * when they reset); DUPLICATE_POST → duplicate (with the URN of the post it duplicates); 504 on a post → unknown_outcome (the gateway gave up waiting, the
- * post may exist); other 5xx → transient; the rest (400, 404, 422, 426 version not active) → permanent.
+ * when they reset); DUPLICATE_POST → duplicate, with the URN of the post it duplicates as details.existingPostId;
+ * 504 on a post → unknown_outcome (the gateway gave up waiting, the post may exist); other 5xx → transient; the rest
+ * (400, 404, 422, 426 version not active) → permanent.
  */
 export function linkedInError(status: number, data: unknown, headers: Record<string, unknown>, write: boolean, secrets: string[] = []): PlatformError {
   const body: LinkedInErrorBody = data && typeof data === 'object' ? (data as LinkedInErrorBody) : {};
