@@ -78,9 +78,15 @@ export class ProviderRouter {
 
   private async through(provider: NotificationProvider, message: OutgoingMessage): Promise<SendResult> {
     const breaker = this.breakers.get(provider.name)!;
-    await this.buckets.get(provider.name)!.take();
-    const started = performance.now();
+    let started = performance.now();
     const report = (errorClass: string | null) => this.options.onCall?.({ provider: provider.name, durationMs: performance.now() - started, errorClass });
+    // Refused before the token bucket: a message the circuit turns away must not use up the provider's rate.
+    if (breaker.opened) {
+      report('circuit_open');
+      throw circuitOpen(provider.name);
+    }
+    await this.buckets.get(provider.name)!.take();
+    started = performance.now();
     try {
       const result = await breaker.fire(message);
       report(null);
@@ -88,7 +94,7 @@ export class ProviderRouter {
     } catch (error) {
       if ((error as { code?: string }).code === 'EOPENBREAKER') {
         report('circuit_open');
-        throw new ProviderError(provider.name, 'transient', `${provider.name} is failing: circuit open`);
+        throw circuitOpen(provider.name);
       }
       report(error instanceof ProviderError ? error.errorClass : 'unexpected');
       throw error;
@@ -120,6 +126,18 @@ export class ProviderRouter {
  * (a Twilio long code sends about one SMS a second; SendGrid and push services take far more).
  */
 const defaultRates: Record<string, number> = { sendgrid: 500, mailjet: 300, smtp: 20, twilio: 1, ovh: 5, webpush: 500, fcm: 500 };
+
+/** The provider was not called: its circuit is open (or half open, its one trial call under way). */
+export const CIRCUIT_OPEN = 'circuit_open';
+
+function circuitOpen(provider: string): ProviderError {
+  return new ProviderError(provider, 'transient', `${provider} is failing: circuit open`, { providerCode: CIRCUIT_OPEN });
+}
+
+/** Whether an error of send() means no provider was called because every circuit of the channel was open. */
+export function isCircuitOpen(error: unknown): boolean {
+  return error instanceof ProviderError && error.details.providerCode === CIRCUIT_OPEN;
+}
 
 function shouldFailOver(error: unknown): boolean {
   if (error instanceof ProviderError) return error.retryable || error.errorClass === 'auth';

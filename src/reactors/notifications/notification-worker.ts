@@ -18,7 +18,7 @@ import type { BusMessage, Consumer, MessageBus, StopOptions } from '../../infras
 import type { EventStore } from '../../infrastructure/event-store/event-store.js';
 import type { Logger } from '../../infrastructure/logging/logger.js';
 import { ProviderError, type NotificationChannel, type OutgoingMessage } from '../../platforms/notifications/provider.js';
-import type { ProviderRouter } from '../../platforms/notifications/provider-router.js';
+import { isCircuitOpen, type ProviderRouter, type RoutedResult } from '../../platforms/notifications/provider-router.js';
 import { notificationJobSubject, type NotificationJob } from './notification-dispatch.js';
 
 /** Turns a pending notification into the message to send (template rendering lives behind this). */
@@ -45,6 +45,11 @@ export interface NotificationWorkerOptions {
   concurrency?: number;
   /** How long a job may stay unacknowledged before the bus gives it to another worker (JetStream). */
   ackWaitMs?: number;
+  /**
+   * How long a job waits, kept alive, while the circuit of every provider of its channel is open, before it counts as
+   * a failed attempt. Default 90 s: three times a breaker's default reset (30 s), room for a trial call that fails.
+   */
+  circuitHoldMs?: number;
   /** Checked before rendering: consent, suppressions, quiet hours (platforms/notifications/compliance/consent-policy.ts). */
   consent?: { policy: ConsentPolicy; kindOf(notification: NotificationFields): Promise<MessageKind> };
 }
@@ -58,6 +63,7 @@ export class NotificationWorker {
   private readonly handler: CommandHandler<NotificationCommand, NotificationEvent, NotificationState>;
   private readonly consumers: Consumer[] = [];
   private readonly suppressor: RecipientSuppressor;
+  private stopping = false;
 
   constructor(
     private readonly store: EventStore,
@@ -97,6 +103,7 @@ export class NotificationWorker {
 
   /** Stops taking jobs; those under way finish, or are handed back to another worker after handBackAfterMs. */
   async stop(options: StopOptions = {}): Promise<void> {
+    this.stopping = true;
     await Promise.all(this.consumers.splice(0).map((c) => c.stop(options)));
   }
 
@@ -148,7 +155,7 @@ export class NotificationWorker {
 
     const started = performance.now();
     try {
-      const result = await this.router.send(outgoing);
+      const result = await this.sendWhenACircuitLetsItThrough(outgoing);
       // Debug: a campaign sends tens of thousands; the notification's history keeps the provider and its message id.
       if (this.logger.isLevelEnabled('debug')) log().debug(
         { channel: outgoing.channel, provider: result.provider, failed_over: result.failedOver, attempt: message.deliveryCount, duration_ms: Math.round(performance.now() - started) },
@@ -206,6 +213,25 @@ export class NotificationWorker {
         return;
       }
       throw error;
+    }
+  }
+
+  /**
+   * Sends through the router; while every provider of the channel has its circuit open, the provider has not seen the
+   * message, so the job waits (kept alive by the bus) and tries again each second instead of spending one of its
+   * attempts on a refusal: an outage of a few minutes would otherwise use up every attempt of every job in flight and
+   * fail them all. The worker takes no new jobs meanwhile, as its handlers are all busy. Past circuitHoldMs, or when
+   * the worker stops, the refusal counts as a failed attempt like any other.
+   */
+  private async sendWhenACircuitLetsItThrough(outgoing: OutgoingMessage): Promise<RoutedResult> {
+    const holdUntil = Date.now() + (this.options.circuitHoldMs ?? 90_000);
+    for (;;) {
+      try {
+        return await this.router.send(outgoing);
+      } catch (error) {
+        if (!isCircuitOpen(error) || this.stopping || Date.now() >= holdUntil) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, holdUntil - Date.now())));
+      }
     }
   }
 }

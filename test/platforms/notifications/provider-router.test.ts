@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ProviderError, type NotificationProvider, type OutgoingMessage, type ProviderErrorClass } from '../../../src/platforms/notifications/provider.js';
-import { ProviderRouter } from '../../../src/platforms/notifications/provider-router.js';
+import { isCircuitOpen, ProviderRouter } from '../../../src/platforms/notifications/provider-router.js';
 import { TokenBucket } from '../../../src/platforms/notifications/token-bucket.js';
 
 /** A provider whose answers the test scripts: the router's own logic is what is under test here. */
@@ -56,6 +56,30 @@ describe('ProviderRouter', () => {
     expect(primary.calls).toBe(callsWhenOpen);
     expect(changes).toContain('sendgrid:open');
     expect(router.breakerStates().sendgrid).toBe('open');
+    router.shutdown();
+  });
+
+  it('refuses at once while the circuit is open, as circuit_open, without using up the provider rate', async () => {
+    const primary = scripted('twilio', ['transient', 'transient', 'ok']);
+    const calls: (string | null)[] = [];
+    // One send a second: a refusal that took a token would make the next real send wait.
+    const router = new ProviderRouter(
+      { email: { primary } },
+      { ratePerSecond: { twilio: 1 }, breaker: { volumeThreshold: 2, resetTimeoutMs: 60_000 }, onCall: (call) => calls.push(call.errorClass) },
+    );
+    for (let i = 0; i < 2; i++) await expect(router.send(message)).rejects.toMatchObject({ errorClass: 'transient' });
+    const started = performance.now();
+    for (let i = 0; i < 20; i++) {
+      const error = await router.send(message).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isCircuitOpen(error)).toBe(true);
+    }
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(primary.calls).toBe(2);
+    expect(calls.filter((c) => c === 'circuit_open')).toHaveLength(20);
+    expect(isCircuitOpen(new ProviderError('twilio', 'transient', 'a 503'))).toBe(false);
     router.shutdown();
   });
 
