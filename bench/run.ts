@@ -10,7 +10,9 @@
  *  7. a campaign to 100,000 e-mail recipients (BENCH_CAMPAIGN_RECIPIENTS) in one CRM segment, each with an e-mail
  *     marketing consent (BENCH_CAMPAIGN_SEED: direct, or crm through the CRM's NATS subjects): from the launch call
  *     until every notification reached the SendGrid double, and until GET /analytics counts them all sent.
- * First, a calibration of the machine (pure CPU work), so that figures from different machines can be compared.
+ * First, a calibration of the machine (pure CPU work), so that figures from different machines can be compared. Each
+ * bench has a database of its own (comm_bench_<name>), dropped once its figures are taken (BENCH_KEEP_DATABASES=1
+ * keeps them).
  * Prints a table and writes bench/results.json.
  */
 import { writeFile } from 'node:fs/promises';
@@ -21,7 +23,7 @@ import { benchHttp } from './http.js';
 import { benchNotifications } from './notifications.js';
 import { benchPublications } from './publications.js';
 import { benchRebuild } from './rebuild.js';
-import { freshDatabase } from './database.js';
+import { dropBenchDatabase, freshDatabase } from './database.js';
 import { calibrateMachine } from './machine.js';
 
 const baseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -50,17 +52,20 @@ async function main(): Promise<void> {
     for (const r of await benchAppends(url)) {
       rows.push({ benchmark: `append ${r.eventsPerAppend}-event, ${r.writers} writer(s)`, value: r.appendsPerSecond, unit: 'appends/s', note: `${r.eventsPerSecond} events/s` });
     }
+    await dropBenchDatabase(baseUrl, 'comm_bench_appends');
   }
   if (wants('http')) {
     const url = await freshDatabase(baseUrl, 'comm_bench_http');
     const r = await benchHttp(url);
     rows.push({ benchmark: 'HTTP create campaign, max throughput', value: r.max.requestsPerSecond, unit: 'commands/s', target: '>= 3000', note: `p50 ${r.max.p50} ms, p99 ${r.max.p99} ms, errors ${r.max.errors}` });
     rows.push({ benchmark: 'HTTP create campaign at 1,000/s: p99', value: r.fixed.p99, unit: 'ms', target: '<= 20', note: `p50 ${r.fixed.p50} ms, p90 ${r.fixed.p90} ms, ${r.fixed.requestsPerSecond} req/s, errors ${r.fixed.errors}` });
+    await dropBenchDatabase(baseUrl, 'comm_bench_http');
   }
   if (wants('rebuild')) {
     const url = await freshDatabase(baseUrl, 'comm_bench_rebuild');
     const r = await benchRebuild(url, 200_000);
     rows.push({ benchmark: `projection rebuild, ${r.events} events`, value: r.eventsPerSecond, unit: 'events/s', target: '>= 20000', note: `${Math.round(r.durationMs)} ms; ${r.rows} read-model rows` });
+    await dropBenchDatabase(baseUrl, 'comm_bench_rebuild');
   }
   if (wants('notifications')) {
     const url = await freshDatabase(baseUrl, 'comm_bench_notifications');
@@ -69,6 +74,7 @@ async function main(): Promise<void> {
     rows.push({ benchmark: `notifications end to end (${r.total} e-mails, ${r.bus})`, value: r.endToEndPerSecond, unit: 'notifications/s', target: '>= 2000', note: `accepted at ${r.acceptedPerSecond}/s` });
     rows.push({ benchmark: `notification request → provider call at ${r.latency.rate}/s: p99`, value: r.latency.p99, unit: 'ms', target: '<= 1000', note: `p50 ${r.latency.p50} ms, max ${r.latency.max} ms, ${r.latency.count} messages` });
     rows.push({ benchmark: 'worker memory (RSS) over the notification run', value: r.rssMb.end, unit: 'MB at end', target: 'flat', note: `idle at start ${r.rssMb.start} MB; at 25/50/75/100 % of the burst ${r.rssMb.quarters.join('/')} MB; max ${r.rssMb.max} MB; end after the latency run` });
+    await dropBenchDatabase(baseUrl, 'comm_bench_notifications');
   }
   if (wants('publications')) {
     const url = await freshDatabase(baseUrl, 'comm_bench_publications');
@@ -76,6 +82,7 @@ async function main(): Promise<void> {
     const r = await benchPublications(url, process.env.BENCH_IN_PROCESS_BUS ? undefined : (process.env.NATS_URL ?? 'nats://127.0.0.1:4222'), total);
     rows.push({ benchmark: `publications end to end (${r.total} due at once, 5 platforms, ${r.bus})`, value: r.endToEndPerSecond, unit: 'publications/s', target: '>= 200', note: `accepted at ${r.acceptedPerSecond}/s` });
     rows.push({ benchmark: `publication dispatch lateness (${r.total} due over one minute): p99`, value: r.lateness.p99, unit: 'ms', target: '<= 1000', note: `p50 ${r.lateness.p50} ms, max ${r.lateness.max} ms, ${r.lateness.count} posts` });
+    await dropBenchDatabase(baseUrl, 'comm_bench_publications');
   }
   if (wants('analytics')) {
     const url = await freshDatabase(baseUrl, 'comm_bench_analytics');
@@ -85,6 +92,7 @@ async function main(): Promise<void> {
       rows.push({ benchmark: `GET /analytics, varied filters, ${q.concurrency} at a time: p99`, value: q.p99, unit: 'ms', target: '<= 50', note: `p50 ${q.p50} ms, max ${q.max} ms, ${q.requests} requests, errors ${q.errors}; slowest shape p99 ${q.slowest.p99} ms: ${q.slowest.shape}` });
     }
     rows.push({ benchmark: 'GET /analytics, every campaign × channel × platform × day (export)', value: r.largest.p50, unit: 'ms p50', note: `max ${r.largest.max} ms, ${r.largest.requests} requests` });
+    await dropBenchDatabase(baseUrl, 'comm_bench_analytics');
   }
   if (wants('campaign')) {
     const url = await freshDatabase(baseUrl, 'comm_bench_campaign');
@@ -96,6 +104,7 @@ async function main(): Promise<void> {
     rows.push({ benchmark: `campaign to ${r.recipients} e-mail recipients, launch → all handed to the provider`, value: seconds(r.handedOverMs), unit: 's', target: '<= 60', note: `${r.sendPerSecond} sent/s, first at ${seconds(r.firstMs)} s; ${setup}` });
     rows.push({ benchmark: `campaign to ${r.recipients} e-mail recipients, launch → analytics up to date`, value: seconds(r.analyticsMs), unit: 's', target: '<= 60', note: `sent = ${r.recipients} in GET /analytics` });
     rows.push({ benchmark: 'worker memory (RSS) over the campaign', value: r.rssMb.end, unit: 'MB at end', target: 'flat', note: `at launch ${r.rssMb.start} MB; at 25/50/75/100 % of the sends ${r.rssMb.quarters.join('/')} MB; max ${r.rssMb.max} MB` });
+    await dropBenchDatabase(baseUrl, 'comm_bench_campaign');
   }
   printTable(rows);
   await writeFile(
