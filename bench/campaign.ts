@@ -1,5 +1,5 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { randomUUID } from 'node:crypto';
+import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { CommandHandler, seededUuid, type CommandContext } from '../src/commands/command-handler.js';
 import { consentDecider, consentEvents, consentStreamId, type ConsentCommand, type ConsentEvent, type ConsentState } from '../src/domain/consent.js';
@@ -11,6 +11,7 @@ import { CRM_SOURCE } from '../src/integration/crm/crm-consumer.js';
 import { AudienceWriter } from '../src/projections/audience/audience-writer.js';
 import { campaignNotificationId } from '../src/reactors/campaigns/campaign-fanout.js';
 import { startMinimalSendGrid } from './doubles/minimal-sendgrid.js';
+import { runStreams } from './nats-streams.js';
 import { sampleRss, sendGridConfigDir, startDeployment, type Deployment, type RssFigures, waitUntilCaughtUp } from './deployment.js';
 
 export interface CampaignBench {
@@ -69,25 +70,14 @@ export async function benchCampaign(databaseUrl: string, natsUrl: string | undef
       body_html: '<p>Bonjour {{customer.first_name}},</p><p>Du 1er au 7 décembre, un menu autour de la truffe noire.</p>',
     },
   });
-  // Streams of this run only: the NATS server is shared, the CRM and integration-event streams keep what is published
-  // on them (limits retention), and another run's workers must not take this run's jobs. Deleted at the end.
-  const run = randomBytes(4).toString('hex');
-  const streams = {
-    COMM_NATS_STREAM: `BENCH_CAMPAIGN_JOBS_${run}`,
-    COMM_NATS_SUBJECT_PREFIX: `bench.campaign.${run}.jobs`,
-    COMM_EVENTS_STREAM: `BENCH_CAMPAIGN_EVENTS_${run}`,
-    COMM_EVENTS_SUBJECT_PREFIX: `bench.campaign.${run}.events`,
-    COMM_CRM_STREAM: `BENCH_CAMPAIGN_CRM_${run}`,
-    COMM_CRM_SUBJECT_PREFIX: `bench.campaign.${run}.crm`,
-    COMM_CENTRAL_STREAM: `BENCH_CAMPAIGN_CENTRAL_${run}`,
-    COMM_CENTRAL_SUBJECT_PREFIX: `bench.campaign.${run}.central`,
-  };
+  const streams = runStreams('campaign');
+
   let deployment: Deployment | undefined;
   let memory: ReturnType<typeof sampleRss> | undefined;
   const sql = await createPostgresClient({ connectionString: databaseUrl, maxConnections: 16 });
   try {
     // Started before the seeding: their migrations create the tables it writes.
-    deployment = await startDeployment({ DATABASE_URL: databaseUrl, NATS_URL: natsUrl ?? '', COMM_CONFIG_DIR: configDir, ...streams });
+    deployment = await startDeployment({ DATABASE_URL: databaseUrl, NATS_URL: natsUrl ?? '', COMM_CONFIG_DIR: configDir, ...streams.env });
     const { url, key } = deployment.api;
     const worker = deployment.processes.at(-1)!.child;
     const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
@@ -112,7 +102,7 @@ export async function benchCampaign(databaseUrl: string, natsUrl: string | undef
     }));
     const setupStarted = performance.now();
     if (way === 'direct') await seedDirect(sql, customers);
-    else await seedThroughCrm(natsUrl!, streams.COMM_CRM_SUBJECT_PREFIX, customers);
+    else await seedThroughCrm(natsUrl!, streams.env.COMM_CRM_SUBJECT_PREFIX, customers);
     const consented = async () => {
       const response = await fetch(`${url}/api/communication/audience/preview`, {
         method: 'POST',
@@ -206,7 +196,7 @@ export async function benchCampaign(databaseUrl: string, natsUrl: string | undef
     await sql.close().catch(() => undefined);
     await deployment?.stop();
     await double.stop();
-    if (natsUrl) await deleteStreams(natsUrl, [streams.COMM_NATS_STREAM, streams.COMM_EVENTS_STREAM, streams.COMM_CRM_STREAM, streams.COMM_CENTRAL_STREAM]);
+    if (natsUrl) await streams.delete(natsUrl);
   }
 }
 
@@ -300,12 +290,3 @@ async function seedThroughCrm(natsUrl: string, prefix: string, customers: Custom
   }
 }
 
-async function deleteStreams(natsUrl: string, names: string[]): Promise<void> {
-  const nc = await connect({ servers: natsUrl.split(','), name: 'comm-bench-cleanup' });
-  try {
-    const jsm = await jetstreamManager(nc);
-    for (const name of names) await jsm.streams.delete(name).catch(() => undefined);
-  } finally {
-    await nc.close();
-  }
-}

@@ -10,8 +10,7 @@ export async function freshDatabase(baseUrl: string, name: string): Promise<stri
 
 /**
  * Drops a bench's database once its figures are taken, unless BENCH_KEEP_DATABASES=1 (to look into it afterwards).
- * Left in place, its autovacuum and checkpoints run during the next bench and are billed to it: after the analytics
- * bench's million events, the campaign bench ran a fifth slower.
+ * Left in place, its autovacuum and checkpoints would run during the next bench and be billed to it.
  */
 export async function dropBenchDatabase(baseUrl: string, name: string): Promise<void> {
   if (process.env.BENCH_KEEP_DATABASES === '1') return;

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { startMinimalSendGrid } from './doubles/minimal-sendgrid.js';
+import { runStreams } from './nats-streams.js';
 import { sampleRss, sendGridConfigDir, startDeployment, waitUntilCaughtUp, type RssFigures } from './deployment.js';
 
 export interface NotificationBench {
@@ -23,7 +24,8 @@ export async function benchNotifications(databaseUrl: string, natsUrl: string | 
   const configDir = await sendGridConfigDir(double.url, {
     reservation_confirmation: { subject: 'Bonjour {{first_name}}', body_html: '<p>Bonjour {{first_name}}, une table vous attend.</p>' },
   });
-  const deployment = await startDeployment({ DATABASE_URL: databaseUrl, NATS_URL: natsUrl ?? '', COMM_CONFIG_DIR: configDir });
+  const streams = runStreams('notifications');
+  const deployment = await startDeployment({ DATABASE_URL: databaseUrl, NATS_URL: natsUrl ?? '', COMM_CONFIG_DIR: configDir, ...streams.env });
   const { url, key } = deployment.api;
   // Progress is the burst's: e-mails at the double out of `total` (the latency run comes after 100 %).
   const memory = sampleRss(deployment.processes.at(-1)!.child.pid, () => double.received.size / total);
@@ -111,5 +113,6 @@ export async function benchNotifications(databaseUrl: string, natsUrl: string | 
     await db.end().catch(() => undefined);
     await deployment.stop();
     await double.stop();
+    if (natsUrl) await streams.delete(natsUrl);
   }
 }

@@ -1,6 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +6,7 @@ import { startGoogleBusinessDouble } from '../test/doubles/google-business-doubl
 import { startGraphApiDouble } from '../test/doubles/graph-api-double.js';
 import { startLinkedInDouble } from '../test/doubles/linkedin-double.js';
 import { startXApiDouble } from '../test/doubles/x-api-double.js';
+import { runStreams } from './nats-streams.js';
 import { startService } from './service-process.js';
 
 export interface PublicationBench {
@@ -48,15 +46,12 @@ export async function benchPublications(databaseUrl: string, natsUrl: string | u
       linkedin: { organization_id: '42', access_token: token, base_url: linkedin.url, ...unlimited },
     }),
   );
-  // A stream of its own: jobs left by another run (or another service on this NATS) cannot mix with these.
-  const runId = randomBytes(4).toString('hex');
-  const stream = `BENCH_PUBLICATIONS_${runId}`;
+  const streams = runStreams('publications');
   const service = await startService({
     DATABASE_URL: databaseUrl,
     NATS_URL: natsUrl ?? '',
     COMM_CONFIG_DIR: configDir,
-    COMM_NATS_STREAM: stream,
-    COMM_NATS_SUBJECT_PREFIX: `bench.publications.${runId}`,
+    ...streams.env,
     // The doubles listen on loopback and the Instagram image host is made up: let the outbound guard pass them.
     COMM_OUTBOUND_ALLOWLIST: '127.0.0.1,localhost,cdn.levieuxmoulin.fr',
   });
@@ -133,15 +128,7 @@ export async function benchPublications(databaseUrl: string, natsUrl: string | u
     await db.end().catch(() => undefined);
     await service.stop();
     await Promise.all([graph.close(), x.close(), gbp.close(), linkedin.close()]);
-    if (natsUrl) await deleteStream(natsUrl, stream);
+    if (natsUrl) await streams.delete(natsUrl);
   }
 }
 
-async function deleteStream(natsUrl: string, stream: string): Promise<void> {
-  const nc = await connect({ servers: natsUrl.split(',') });
-  try {
-    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => undefined);
-  } finally {
-    await nc.close();
-  }
-}

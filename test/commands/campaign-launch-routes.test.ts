@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMailjetDouble, type MailjetDouble } from '../doubles/mailjet-double.js';
 import { testDatabases } from '../support/databases.js';
-import { crmEnv, crmEvent, customer, eventually, publishCrm } from '../support/crm-events.js';
+import { crmEnv, deleteCrmEnvStreams, crmEvent, customer, eventually, publishCrm } from '../support/crm-events.js';
 import { platformsJson, startPlatformDoubles, type PlatformDoubles } from '../support/platform-doubles.js';
 import { startTestApp, type RunningApp } from '../support/test-app.js';
 
@@ -15,6 +15,7 @@ const HOUR = 3_600_000;
  */
 describe.each(testDatabases())('campaign launch on $name', (database) => {
   let t: RunningApp;
+  const env = crmEnv();
   let mailjet: MailjetDouble;
   let platforms: PlatformDoubles;
   const marie = customer({ email: 'marie@example.fr', first_name: 'Marie' });
@@ -25,7 +26,7 @@ describe.each(testDatabases())('campaign launch on $name', (database) => {
     mailjet = await startMailjetDouble();
     platforms = await startPlatformDoubles();
     t = await startTestApp(database, {
-      env: crmEnv(),
+      env,
       platforms: platformsJson(platforms, ['facebook']),
       templates: { promo: { subject: 'Offre pour {{customer.first_name}}', body_html: '<p>Bonjour {{customer.first_name}}, {{offer}}</p>' } },
       notifications: {
@@ -42,6 +43,7 @@ describe.each(testDatabases())('campaign launch on $name', (database) => {
   }, 60_000);
   afterAll(async () => {
     await t.close();
+    await deleteCrmEnvStreams(env);
     await mailjet.stop();
     await platforms.close();
     await database.cleanup();

@@ -1,4 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import type { App } from '../../src/app.js';
 import { natsUrl } from './databases.js';
 
@@ -18,6 +20,18 @@ export function crmEnv(): Record<string, string> {
     COMM_CRM_STREAM: `TEST_CRM_${id}`,
     COMM_CRM_SUBJECT_PREFIX: `crm${id}`,
   };
+}
+
+/** Deletes the NATS streams crmEnv() named (a shared NATS server would otherwise keep them after the suite). */
+export async function deleteCrmEnvStreams(env: Record<string, string>): Promise<void> {
+  if (!natsUrl || !env.COMM_NATS_STREAM) return;
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    for (const name of [env.COMM_NATS_STREAM, env.COMM_EVENTS_STREAM, env.COMM_CRM_STREAM]) if (name) await jsm.streams.delete(name).catch(() => undefined);
+  } finally {
+    await nc.close();
+  }
 }
 
 const subjects = {

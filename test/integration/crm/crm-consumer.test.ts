@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recipientHash } from '../../../src/integration/recipient-hash.js';
 import { testDatabases } from '../../support/databases.js';
-import { crmEnv, crmEvent, customer, eventually, publishCrm } from '../../support/crm-events.js';
+import { crmEnv, deleteCrmEnvStreams, crmEvent, customer, eventually, publishCrm } from '../../support/crm-events.js';
 import { startTestApp, type RunningApp } from '../../support/test-app.js';
 
 /**
@@ -10,15 +10,17 @@ import { startTestApp, type RunningApp } from '../../support/test-app.js';
  */
 describe.each(testDatabases())('CRM events consumed on $name', (database) => {
   let t: RunningApp;
+  const env = crmEnv();
   beforeAll(async () => {
     t = await startTestApp(database, {
-      env: crmEnv(),
+      env,
       // A transactional template (by its id): only an erasure or a hard suppression stops it.
       templates: { reservation_confirmation: { subject: 'Votre table', body_html: '<p>À bientôt</p>' } },
     });
   }, 60_000);
   afterAll(async () => {
     await t.close();
+    await deleteCrmEnvStreams(env);
     await database.cleanup();
   });
 
