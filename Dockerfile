@@ -20,6 +20,4 @@ RUN mkdir -p /var/lib/communication && chown node:node /var/lib/communication
 USER node
 EXPOSE 3000
 # node runs as PID 1 and gets SIGTERM itself: the service stops taking work, finishes or hands back its jobs, exits.
-# A larger young generation (32 MB semi-spaces, V8's default is 16): a worker under load allocates a short-lived object
-# or more per job and step, and spent about an eighth of its time in scavenges. About +40 MB of memory per process.
-CMD ["node", "--max-semi-space-size=32", "dist/main.js"]
+CMD ["node", "dist/main.js"]

@@ -21,8 +21,7 @@ export async function startService(env: Record<string, string>): Promise<Service
   // Processes of one deployment pass the same key (the last one to start would otherwise replace the others').
   const key = env.COMM_ADMIN_API_KEY ?? generateApiKey().key;
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  // The V8 flags of the image (Dockerfile): the service as deployed.
-  const child = spawn(process.execPath, ['--max-semi-space-size=32', ...profile, '--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
     env: {
       ...process.env,
       NATS_URL: '',
