@@ -25,7 +25,12 @@ export async function benchNotifications(databaseUrl: string, natsUrl: string | 
     reservation_confirmation: { subject: 'Bonjour {{first_name}}', body_html: '<p>Bonjour {{first_name}}, une table vous attend.</p>' },
   });
   const streams = runStreams('notifications');
-  const deployment = await startDeployment({ DATABASE_URL: databaseUrl, NATS_URL: natsUrl ?? '', COMM_CONFIG_DIR: configDir, ...streams.env });
+  const deployment = await startDeployment({ DATABASE_URL: databaseUrl, NATS_URL: natsUrl ?? '', COMM_CONFIG_DIR: configDir, ...streams.env }).catch(async (error: unknown) => {
+    // A process that did not come up: what this run made goes all the same.
+    await double.stop();
+    if (natsUrl) await streams.delete(natsUrl);
+    throw error;
+  });
   const { url, key } = deployment.api;
   // Progress is the burst's: e-mails at the double out of `total` (the latency run comes after 100 %).
   const memory = sampleRss(deployment.processes.at(-1)!.child.pid, () => double.received.size / total);

@@ -54,6 +54,11 @@ export async function benchPublications(databaseUrl: string, natsUrl: string | u
     ...streams.env,
     // The doubles listen on loopback and the Instagram image host is made up: let the outbound guard pass them.
     COMM_OUTBOUND_ALLOWLIST: '127.0.0.1,localhost,cdn.levieuxmoulin.fr',
+  }).catch(async (error: unknown) => {
+    // The service did not come up: what this run made goes all the same.
+    await Promise.all([graph.close(), x.close(), gbp.close(), linkedin.close()]);
+    if (natsUrl) await streams.delete(natsUrl);
+    throw error;
   });
   const { url, key } = service;
   const db = new pg.Client({ connectionString: databaseUrl });

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateApiKey } from '../src/infrastructure/auth/api-keys.js';
@@ -17,7 +18,7 @@ export interface ServiceProcess {
  * BENCH_PROFILE=dir writes a CPU profile of it there (node --cpu-prof).
  */
 export async function startService(env: Record<string, string>): Promise<ServiceProcess> {
-  const port = 3800 + Math.floor(Math.random() * 190);
+  const port = await freePort();
   // Processes of one deployment pass the same key (the last one to start would otherwise replace the others').
   const key = env.COMM_ADMIN_API_KEY ?? generateApiKey().key;
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
@@ -50,6 +51,18 @@ export async function startService(env: Record<string, string>): Promise<Service
     throw error;
   }
   return { url, key, child, stop };
+}
+
+/** A port nothing listens on now (a random one could be another process's: the service would not start). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 async function waitReady(url: string): Promise<void> {
