@@ -5,6 +5,7 @@ import { notificationStreamId } from '../../../src/commands/notification-routes.
 import { notificationDecider, notificationEvents } from '../../../src/domain/notification.js';
 import { createInProcessBus } from '../../../src/infrastructure/bus/in-process-bus.js';
 import type { BusMessage } from '../../../src/infrastructure/bus/message-bus.js';
+import type { EventStore } from '../../../src/infrastructure/event-store/event-store.js';
 import { createPostgresEventStore } from '../../../src/infrastructure/event-store/postgres-event-store.js';
 import { createLogger } from '../../../src/infrastructure/logging/logger.js';
 import { ProviderError, type NotificationProvider } from '../../../src/platforms/notifications/provider.js';
@@ -12,6 +13,30 @@ import { ProviderRouter } from '../../../src/platforms/notifications/provider-ro
 import type { NotificationJob } from '../../../src/reactors/notifications/notification-dispatch.js';
 import { NotificationWorker } from '../../../src/reactors/notifications/notification-worker.js';
 import { pgliteDatabase } from '../../support/databases.js';
+
+/** A pending e-mail notification in the store, as POST /notify leaves it. */
+async function requestNotification(store: EventStore, id: string): Promise<void> {
+  await new CommandHandler(store, notificationDecider, notificationEvents).handle(
+    notificationStreamId(id),
+    { type: 'RequestNotification', notification_id: id, request: { template_id: 't', recipient: 'a@example.fr', channel: 'email', data: {} }, now: new Date().toISOString() },
+    { correlationId: 'c', causationId: 'c', actor: 'test', now: new Date() },
+    { creates: true },
+  );
+}
+
+/** The job for it, on its `deliveryCount`-th delivery; how it was settled goes into `settled`. */
+function job(id: string, deliveryCount: number, settled: string[]): BusMessage<NotificationJob> {
+  return {
+    id: 'job-1',
+    subject: 'comm.jobs.notify.email',
+    data: { notification_id: id },
+    headers: {},
+    deliveryCount,
+    ack: async () => void settled.push('ack'),
+    nak: async () => void settled.push('nak'),
+    deadLetter: async () => void settled.push('dead'),
+  };
+}
 
 /** What the worker does with a job that keeps coming back because the worker died before recording a result. */
 describe('notification worker, a job back after its last attempt', () => {
@@ -34,25 +59,9 @@ describe('notification worker, a job back after its last attempt', () => {
     const router = new ProviderRouter({ email: { primary: recording } });
     const worker = new NotificationWorker(store, bus, router, { render: async () => { throw new Error('not reached'); } }, createLogger('silent'), { maxDeliver: 3 });
     const id = randomUUID();
-    const handler = new CommandHandler(store, notificationDecider, notificationEvents);
-    const context = { correlationId: 'c', causationId: 'c', actor: 'test', now: new Date() };
-    await handler.handle(
-      notificationStreamId(id),
-      { type: 'RequestNotification', notification_id: id, request: { template_id: 't', recipient: 'a@example.fr', channel: 'email', data: {} }, now: new Date().toISOString() },
-      context,
-      { creates: true },
-    );
+    await requestNotification(store, id);
     const settled: string[] = [];
-    const message: BusMessage<NotificationJob> = {
-      id: 'job-1',
-      subject: 'comm.jobs.notify.email',
-      data: { notification_id: id },
-      headers: {},
-      deliveryCount: 4,
-      ack: async () => void settled.push('ack'),
-      nak: async () => void settled.push('nak'),
-      deadLetter: async () => void settled.push('dead'),
-    };
+    const message = job(id, 4, settled);
     await worker.handle(message);
     const events = await store.readStream(notificationStreamId(id));
     expect(events.map((e) => e.type)).toEqual(['NotificationRequested', 'NotificationFailed']);
@@ -94,27 +103,12 @@ describe('notification worker, a provider whose circuit is open', () => {
     };
     const worker = new NotificationWorker(store, bus, router, renderer, createLogger('silent'), { circuitHoldMs });
     const id = randomUUID();
-    const handler = new CommandHandler(store, notificationDecider, notificationEvents);
-    await handler.handle(
-      notificationStreamId(id),
-      { type: 'RequestNotification', notification_id: id, request: { template_id: 't', recipient: 'a@example.fr', channel: 'email', data: {} }, now: new Date().toISOString() },
-      { correlationId: 'c', causationId: 'c', actor: 'test', now: new Date() },
-      { creates: true },
-    );
+    await requestNotification(store, id);
     // Two failed sends open the circuit.
     for (let i = 0; i < 2; i++) await expect(router.send({ notificationId: 'other', channel: 'email', recipient: 'b@example.fr', email: { subject: 's', html: 'h', text: 'h' } })).rejects.toBeInstanceOf(ProviderError);
     expect(router.breakerStates().sendgrid).toBe('open');
     const settled: string[] = [];
-    const message: BusMessage<NotificationJob> = {
-      id: 'job-1',
-      subject: 'comm.jobs.notify.email',
-      data: { notification_id: id },
-      headers: {},
-      deliveryCount: 1,
-      ack: async () => void settled.push('ack'),
-      nak: async () => void settled.push('nak'),
-      deadLetter: async () => void settled.push('dead'),
-    };
+    const message = job(id, 1, settled);
     const close = async () => {
       router.shutdown();
       await bus.close();
