@@ -111,10 +111,22 @@ describe('graceful shutdown of the service process', () => {
       });
     }
     if (natsUrl) {
-      Object.assign(env, { NATS_URL: natsUrl, COMM_NATS_STREAM: `TEST_SHUTDOWN_${id}`, COMM_NATS_SUBJECT_PREFIX: `shutdown${id}.jobs` });
+      // Streams of its own, deleted afterwards: not the server's default ones, which a deployment may be using.
+      Object.assign(env, {
+        NATS_URL: natsUrl,
+        COMM_NATS_STREAM: `TEST_SHUTDOWN_${id}`,
+        COMM_NATS_SUBJECT_PREFIX: `shutdown${id}.jobs`,
+        COMM_EVENTS_STREAM: `TEST_SHUTDOWN_${id}_EVENTS`,
+        COMM_EVENTS_SUBJECT_PREFIX: `shutdown${id}.events`,
+        COMM_CRM_STREAM: `TEST_SHUTDOWN_${id}_CRM`,
+        COMM_CRM_SUBJECT_PREFIX: `shutdown${id}.crm`,
+        COMM_CENTRAL_STREAM: `TEST_SHUTDOWN_${id}_CENTRAL`,
+        COMM_CENTRAL_SUBJECT_PREFIX: `shutdown${id}.central`,
+      });
       cleanups.push(async () => {
         const nc = await connect({ servers: natsUrl });
-        await (await jetstreamManager(nc)).streams.delete(`TEST_SHUTDOWN_${id}`).catch(() => undefined);
+        const jsm = await jetstreamManager(nc);
+        for (const suffix of ['', '_EVENTS', '_CRM', '_CENTRAL']) await jsm.streams.delete(`TEST_SHUTDOWN_${id}${suffix}`).catch(() => undefined);
         await nc.close();
       });
     }

@@ -121,7 +121,10 @@ export interface EventStore {
   readStreams(streamIds: string[]): Promise<Map<string, RecordedEvent[]>>;
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
   subscribe(options?: SubscribeOptions): EventSubscription;
-  /** Position of the last event visible to readers, or null when the store is empty. */
+  /**
+   * Position of the last event committed, or null when the store is empty. Readers reach it once everything before
+   * it has committed too, so a follower that has reached it has applied everything written before the call.
+   */
   headPosition(): Promise<Position | null>;
   /** Cheap round trip, for the status route. */
   ping(): Promise<void>;
