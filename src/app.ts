@@ -274,7 +274,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     registerCampaignQueryRoutes(server, db, positions);
     registerExperimentQueryRoutes(server, db, positions);
     registerNotificationCommandRoutes(server, store, templates);
-    registerNotificationQueryRoutes(server, db, positions);
+    registerNotificationQueryRoutes(server, db, positions, store);
     registerPublicationQueryRoutes(server, db, positions);
     registerPublicationCommandRoutes(server, {
       store,

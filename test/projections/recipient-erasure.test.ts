@@ -7,13 +7,14 @@ import { createKysely, migrateToLatest } from '../../src/infrastructure/database
 import { createPostgresEventStore } from '../../src/infrastructure/event-store/postgres-event-store.js';
 import { checkpointMigrations } from '../../src/projections/checkpoints.js';
 import { consentsProjection } from '../../src/projections/consents/consents-projection.js';
+import { readNotificationHistory } from '../../src/projections/notifications/notification-history.js';
 import { notificationsProjection } from '../../src/projections/notifications/notifications-projection.js';
 import { rebuildProjection } from '../../src/projections/rebuild.js';
 import { testDatabases } from '../support/databases.js';
 
 /**
- * RecipientErased takes the address out of the consents and notifications read models, in the order the events were
- * recorded, and a rebuild from the events erases it again.
+ * RecipientErased takes the address out of the consents and notifications read models, and out of the history the
+ * status route shows, in the order the events were recorded, and a rebuild from the events erases it again.
  */
 describe.each(testDatabases())('recipient erasure in the read models on $name', (database) => {
   afterAll(async () => {
@@ -43,7 +44,11 @@ describe.each(testDatabases())('recipient erasure in the read models on $name', 
 
     const rows = async () => ({
       notifications: await db.selectFrom('notifications').select(['id', 'recipient', 'data']).orderBy('id').execute(),
-      history: await db.selectFrom('notification_history').select(['notification_id', 'details']).orderBy('notification_id').execute(),
+      history: await Promise.all(
+        (await db.selectFrom('notifications').select(['id', 'recipient', 'revision']).orderBy('id').execute()).map((row) =>
+          readNotificationHistory(store, notificationStreamId(row.id), row),
+        ),
+      ),
       consents: await db.selectFrom('consents').select(['recipient', 'granted', 'suppressed', 'erased_at']).execute(),
     });
     // Small batches: the erasure arrives in a later batch than the notification, as it would live.

@@ -3,12 +3,15 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { notificationChannels, notificationStatuses } from '../../domain/notification.js';
+import { notificationStreamId } from '../../commands/notification-routes.js';
 import type { SharedDatabase } from '../../infrastructure/database/kysely.js';
+import type { EventStore } from '../../infrastructure/event-store/event-store.js';
 import { ApiError } from '../../infrastructure/http/api-error.js';
 import { errorResponses } from '../../infrastructure/http/error-schemas.js';
 import { consistencyQuery, ensureReadPosition } from '../consistency.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import type { ReadPositions } from '../read-positions.js';
+import { readNotificationHistory } from './notification-history.js';
 import type { NotificationsTable } from './notifications-table.js';
 
 const base = '/api/communication/notifications';
@@ -50,7 +53,7 @@ const listQuery = z
   })
   .refine((q) => !q.from || !q.to || Date.parse(q.from) < Date.parse(q.to), { path: ['to'], message: 'must be after from' });
 
-export function registerNotificationQueryRoutes(app: FastifyInstance, db: SharedDatabase, positions: ReadPositions): void {
+export function registerNotificationQueryRoutes(app: FastifyInstance, db: SharedDatabase, positions: ReadPositions, store: Pick<EventStore, 'readStream'>): void {
   const server = app.withTypeProvider<ZodTypeProvider>();
   const read = db as Kysely<NotificationsTable>;
   const tags = ['notifications'];
@@ -112,16 +115,7 @@ export function registerNotificationQueryRoutes(app: FastifyInstance, db: Shared
       await ensureReadPosition(positions, 'notifications', request, reply, request.query);
       const row = await read.selectFrom('notifications').selectAll().where('id', '=', request.params.id).executeTakeFirst();
       if (!row) throw new ApiError('notification_not_found', `Notification ${request.params.id} does not exist`, [], 404);
-      const history = await read
-        .selectFrom('notification_history')
-        .select(['type', 'occurred_at', 'details'])
-        .where('notification_id', '=', row.id)
-        .orderBy('revision')
-        .execute();
-      return {
-        ...toView(row),
-        history: history.map((h) => ({ type: h.type, at: h.occurred_at.toISOString(), details: h.details as Record<string, unknown> })),
-      };
+      return { ...toView(row), history: await readNotificationHistory(store, notificationStreamId(row.id), row) };
     },
   );
 }

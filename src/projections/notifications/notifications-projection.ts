@@ -5,14 +5,14 @@ import type { Projection } from '../projection.js';
 import { notificationsMigrations, type NotificationsTable } from './notifications-table.js';
 
 type Row = NotificationsTable['notifications'];
-type HistoryRow = NotificationsTable['notification_history'];
 
 /** What the recipient column shows once the address was erased (GDPR). */
 export const ERASED_NOTIFICATION_RECIPIENT = '[erased]';
 
 /**
- * Notifications read model: the current state of each notification, and its history (one row per event), for the
- * status and history routes. Batches are folded in memory and written with one upsert per table.
+ * Notifications read model: the current state of each notification, for the status and list routes (the history the
+ * status route shows is the notification's stream: notification-history.ts). Batches are folded in memory and written
+ * with one statement for the new rows and one for the changed ones.
  *
  * It follows the consent streams too, for one event: RecipientErased (a GDPR erasure) takes the address and the
  * template variables out of every notification sent to it. The erasure is an event, so a rebuild erases again.
@@ -24,7 +24,6 @@ export const notificationsProjection: Projection = {
 
   async reset(trx) {
     const db = trx as Kysely<NotificationsTable>;
-    await db.deleteFrom('notification_history').execute();
     await db.deleteFrom('notifications').execute();
   },
 
@@ -50,27 +49,16 @@ async function applyNotificationEvents(events: RecordedEvent[], db: Kysely<Notif
   const ids = [...new Set(events.map(notificationIdOf))];
   const existing = await loadRows(db, ids);
   const touched = new Map<string, Row>();
-  const history: HistoryRow[] = [];
   for (const event of events) {
     const id = notificationIdOf(event);
     const row = applyEvent(touched.get(id) ?? existing.get(id), event);
-    if (!row) continue;
-    touched.set(id, row);
-    history.push(historyRow(id, event));
+    if (row) touched.set(id, row);
   }
   const created: Row[] = [];
   const changed: Row[] = [];
   for (const row of touched.values()) (existing.has(row.id) ? changed : created).push(row);
   for (let start = 0; start < created.length; start += 1_000) await insertRows(db, created.slice(start, start + 1_000));
   for (let start = 0; start < changed.length; start += 1_000) await updateRows(db, changed.slice(start, start + 1_000));
-  for (let start = 0; start < history.length; start += 2_000) {
-    await sql`
-      INSERT INTO notification_history (event_id, notification_id, revision, type, occurred_at, details)
-      SELECT r.event_id, r.notification_id, r.revision, r.type, r.occurred_at, r.details
-        FROM jsonb_to_recordset(${JSON.stringify(history.slice(start, start + 2_000))}::jsonb)
-          AS r(event_id uuid, notification_id uuid, revision integer, type text, occurred_at timestamptz, details jsonb)
-      ON CONFLICT (event_id) DO NOTHING`.execute(db);
-  }
 }
 
 /**
@@ -88,22 +76,17 @@ async function loadRows(db: Kysely<NotificationsTable>, ids: string[]): Promise<
 /** Stands for template variables loadRows did not read. */
 const NOT_LOADED = Object.freeze({});
 
-/** The address (matched by its hash, as recipientHash computes it) and the template variables leave every row. */
+/**
+ * The address (matched by its hash, as recipientHash computes it) and the template variables leave every row; the
+ * history route sees the erased address on the row and leaves it out of the request's details.
+ */
 async function eraseRecipient(db: Kysely<NotificationsTable>, erased: { recipient_hash: string; channel: string }): Promise<void> {
-  const rows = await db
+  await db
     .updateTable('notifications')
     .set({ recipient: ERASED_NOTIFICATION_RECIPIENT, data: JSON.stringify({}) })
     .where('channel', '=', erased.channel)
     .where('recipient', '<>', ERASED_NOTIFICATION_RECIPIENT)
     .where(sql<string>`encode(sha256(convert_to(lower(btrim(recipient)) || ':' || channel, 'UTF8')), 'hex')`, '=', erased.recipient_hash)
-    .returning('id')
-    .execute();
-  if (rows.length === 0) return;
-  await db
-    .updateTable('notification_history')
-    .set({ details: sql`details - 'recipient'` })
-    .where('notification_id', 'in', rows.map((r) => r.id))
-    .where('type', '=', 'NotificationRequested')
     .execute();
 }
 
@@ -159,19 +142,6 @@ function toState(row: Row): NotificationState {
     open_count: row.open_count,
     first_clicked_at: iso(row.first_clicked_at),
     click_count: row.click_count,
-  };
-}
-
-/** What the history shows of an event: its data without the notification id and the template variables. */
-function historyRow(notificationId: string, event: RecordedEvent): HistoryRow {
-  const { notification_id: _id, data: _data, ...details } = (event.data ?? {}) as Record<string, unknown>;
-  return {
-    event_id: event.id,
-    notification_id: notificationId,
-    revision: event.revision,
-    type: event.type,
-    occurred_at: event.metadata.timestamp ? new Date(event.metadata.timestamp) : event.createdAt,
-    details,
   };
 }
 

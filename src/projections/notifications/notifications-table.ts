@@ -23,14 +23,6 @@ export interface NotificationsTable {
     revision: number;
     updated_at: Date;
   };
-  notification_history: {
-    event_id: string;
-    notification_id: string;
-    revision: number;
-    type: string;
-    occurred_at: Date;
-    details: unknown;
-  };
 }
 
 export const notificationsMigrations: Record<string, Migration> = {
@@ -74,6 +66,12 @@ export const notificationsMigrations: Record<string, Migration> = {
         .addColumn('details', 'jsonb', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('notification_history_by_notification').ifNotExists().on('notification_history').columns(['notification_id', 'revision']).execute();
+    },
+  },
+  // The history is read from each notification's stream now (notification-history.ts): the copy goes.
+  '0111_notification_history_from_the_stream': {
+    async up(db: SharedDatabase) {
+      await db.schema.dropTable('notification_history').ifExists().execute();
     },
   },
 };

@@ -5,6 +5,7 @@ import { notificationDecider, notificationEvents, type NotificationCommand } fro
 import { createKysely, migrateToLatest } from '../../../src/infrastructure/database/kysely.js';
 import { createPostgresEventStore } from '../../../src/infrastructure/event-store/postgres-event-store.js';
 import { checkpointMigrations } from '../../../src/projections/checkpoints.js';
+import { readNotificationHistory } from '../../../src/projections/notifications/notification-history.js';
 import { notificationsProjection } from '../../../src/projections/notifications/notifications-projection.js';
 import { rebuildProjection } from '../../../src/projections/rebuild.js';
 import { testDatabases } from '../../support/databases.js';
@@ -48,10 +49,17 @@ describe.each(testDatabases())('notifications read model on $name', (database) =
       failure: null,
       revision: 1,
     });
-    const history = await db.selectFrom('notification_history').select(['revision', 'type']).orderBy('revision').execute();
-    expect(history).toEqual([
-      { revision: 0, type: 'NotificationRequested' },
-      { revision: 1, type: 'NotificationSent' },
+    const stored = { revision: row.revision as number, recipient: row.recipient as string };
+    expect(await readNotificationHistory(store, notificationStreamId(id), stored)).toEqual([
+      {
+        type: 'NotificationRequested',
+        at: '2026-05-04T09:00:00.000Z',
+        details: { template_id: 'promo', recipient: 'jeanne@example.fr', channel: 'email', campaign_id: null, requested_at: '2026-05-04T09:00:00Z' },
+      },
+      // The command clock of both commands was 09:00:00 (the context's).
+      { type: 'NotificationSent', at: '2026-05-04T09:00:00.000Z', details: { provider: 'sendgrid', provider_message_id: 'sg-1', sent_at: '2026-05-04T09:00:01Z' } },
     ]);
+    // The history stops where the row is: a step the status does not show yet is not shown either.
+    expect((await readNotificationHistory(store, notificationStreamId(id), { ...stored, revision: 0 })).map((h) => h.type)).toEqual(['NotificationRequested']);
   });
 });
