@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { RecordedEvent } from '../infrastructure/event-store/event-store.js';
+import { occurredAt, type RecordedEvent } from '../infrastructure/event-store/event-store.js';
 import type { PublicEvent } from './public-events.js';
 
 /**
@@ -52,7 +52,7 @@ export function integrationMessageFor(event: RecordedEvent, publicEvent: PublicE
       id: event.id,
       type: publicEvent.type,
       schema_version: publicEvent.version,
-      occurred_at: occurredAt(event),
+      occurred_at: occurredAt(event).toISOString(),
       correlation_id: correlationId,
       causation_id: causationId,
       aggregate_id: aggregateIdOf(event.streamId),
@@ -79,12 +79,6 @@ export function envelopeSchemaFor(publicEvent: PublicEvent) {
 function aggregateIdOf(streamId: string): string {
   const dash = streamId.indexOf('-');
   return dash === -1 ? streamId : streamId.slice(dash + 1);
-}
-
-/** The command's clock (metadata.timestamp) when it is there, else the store's. */
-function occurredAt(event: RecordedEvent): string {
-  const given = typeof event.metadata.timestamp === 'string' ? new Date(event.metadata.timestamp) : null;
-  return (given && !Number.isNaN(given.getTime()) ? given : event.createdAt).toISOString();
 }
 
 function textOrNull(value: unknown): string | null {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { CampaignThresholdReached, CampaignUnderperforming } from '../domain/campaign-performance.js';
 import { PlatformAuthorizationFailed, PlatformConnectionNeedsReconnect, PlatformTokenExpiring } from '../domain/platform-connection.js';
 import { PlatformPublished, PlatformPublishFailed } from '../domain/publication-events.js';
-import type { RecordedEvent } from '../infrastructure/event-store/event-store.js';
+import { occurredAt, type RecordedEvent } from '../infrastructure/event-store/event-store.js';
 import type { WebhookEventType } from './webhook-subscriptions.js';
 
 /**
@@ -124,7 +124,5 @@ export function webhookMessageFor(event: RecordedEvent): WebhookMessage | null {
 
 /** The command's clock (metadata.timestamp) when it is there, else the store's. */
 function recordedAt(event: RecordedEvent): string {
-  const given = typeof event.metadata.timestamp === 'string' ? new Date(event.metadata.timestamp) : null;
-  const at = given && !Number.isNaN(given.getTime()) ? given : event.createdAt;
-  return `${at.toISOString().slice(0, 19)}Z`;
+  return `${occurredAt(event).toISOString().slice(0, 19)}Z`;
 }

@@ -45,6 +45,12 @@ export interface RecordedEvent {
   createdAt: Date;
 }
 
+/** When the event happened: the command's clock (metadata.timestamp) when it is there and valid, else the store's. */
+export function occurredAt(event: Pick<RecordedEvent, 'metadata' | 'createdAt'>): Date {
+  const given = typeof event.metadata.timestamp === 'string' ? new Date(event.metadata.timestamp) : null;
+  return given && !Number.isNaN(given.getTime()) ? given : event.createdAt;
+}
+
 /** 'any', 'no_stream', 'stream_exists', or the exact revision of the stream's last event. */
 export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | number;
 

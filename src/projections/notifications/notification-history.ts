@@ -1,4 +1,4 @@
-import type { EventStore, RecordedEvent } from '../../infrastructure/event-store/event-store.js';
+import { occurredAt, type EventStore, type RecordedEvent } from '../../infrastructure/event-store/event-store.js';
 import { ERASED_NOTIFICATION_RECIPIENT } from './notifications-projection.js';
 
 export interface NotificationHistoryEntry {
@@ -27,6 +27,5 @@ export async function readNotificationHistory(
 function historyEntry(event: RecordedEvent, erased: boolean): NotificationHistoryEntry {
   const { notification_id: _id, data: _data, ...details } = (event.data ?? {}) as Record<string, unknown>;
   if (erased && event.type === 'NotificationRequested') delete details.recipient;
-  const at = typeof event.metadata.timestamp === 'string' ? event.metadata.timestamp : event.createdAt.toISOString();
-  return { type: event.type, at: new Date(at).toISOString(), details };
+  return { type: event.type, at: occurredAt(event).toISOString(), details };
 }
