@@ -210,8 +210,9 @@ export async function createApp(options: AppOptions): Promise<App> {
   const outbound = { allowlist: env.COMM_OUTBOUND_ALLOWLIST };
   const webhookSender = runWorker ? new WebhookSender(db, logger, { allowlist: outbound.allowlist, keyring: vault.keyring }) : null;
   if (webhookSender) reactors.push(new Reactor(store, db, webhookFanout(db, logger, { onQueued: () => webhookSender.wake() }), logger, { leases }));
-  // Integration events for the other modules (CRM, accounting, central server), on their own NATS stream.
-  const integrationEvents = runWorker ? await startIntegrationEvents(env, { store, db, logger, leases }) : null;
+  // Integration events for the other modules (CRM, accounting, central server), on their own NATS stream. They follow
+  // the log as the projections do and run with them: in a burst the worker's one thread is busy sending.
+  const integrationEvents = options.projector !== false ? await startIntegrationEvents(env, { store, db, logger, leases }) : null;
   if (integrationEvents) {
     reactors.push(integrationEvents.reactor);
     owned.unshift(integrationEvents.close);
@@ -265,7 +266,9 @@ export async function createApp(options: AppOptions): Promise<App> {
   }
   const server = await createHttpServer({ logger, apiKeys, db, version, security: httpSecurityFromEnv(env), alerts: store });
   // The status route lists every reactor, also in processes that do not run them.
-  const reactorDefinitions = runWorker ? reactors.map((r) => r.definition) : [notificationDispatch(bus), webhookFanout(db, logger), fanout, ...campaignResultsReactors(store, db)];
+  const reactorDefinitions = runWorker
+    ? reactors.map((r) => r.definition)
+    : [notificationDispatch(bus), webhookFanout(db, logger), fanout, ...campaignResultsReactors(store, db), ...reactors.map((r) => r.definition)];
   const followers = followedCheckpoints(projections, projectors, reactorDefinitions, reactors);
   operations.expose(server, { sql, db, storeKind, bus, router, connectors, followers, heartbeat: runWorker, tokenExpiries: () => platformConnections.tokenExpiries() });
   if (options.api !== false) {

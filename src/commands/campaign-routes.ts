@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -16,6 +15,7 @@ import { formatPosition, type EventStore } from '../infrastructure/event-store/e
 import { errorResponses } from '../infrastructure/http/error-schemas.js';
 import { CommandHandler, type HandleResult } from './command-handler.js';
 import { commandContext, ifMatchRevision } from './request-context.js';
+import { newId } from '../infrastructure/ids/new-id.js';
 
 const base = '/api/communication/campaigns';
 
@@ -60,7 +60,7 @@ export function registerCampaignCommandRoutes(app: FastifyInstance, store: Event
       },
     },
     async (request, reply) => {
-      const { id = randomUUID(), ...fields } = request.body;
+      const { id = newId(), ...fields } = request.body;
       const now = new Date();
       const result = await handler.handle(
         campaignStreamId(id),

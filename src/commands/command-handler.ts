@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Decider, DomainEvent } from '../domain/decider.js';
 import { isDomainError } from '../domain/domain-error.js';
 import type { EventCatalogue } from '../domain/event-schema.js';
@@ -9,6 +9,7 @@ import {
   type Position,
   type RecordedEvent,
 } from '../infrastructure/event-store/event-store.js';
+import { newId } from '../infrastructure/ids/new-id.js';
 
 /** Who asked, and why: copied into the metadata of every event the command appends. */
 export interface CommandContext {
@@ -96,7 +97,7 @@ export class CommandHandler<Command, Event extends DomainEvent, State> {
       const events = this.decider.decide(command, state);
       if (events.length === 0) return { state, revision, position: null, appended: 0 };
       try {
-        const ids = events.map((_, index) => (options.eventIdSeed ? seededUuid(`${options.eventIdSeed}#${index}`) : randomUUID()));
+        const ids = events.map((_, index) => (options.eventIdSeed ? seededUuid(`${options.eventIdSeed}#${index}`) : newId()));
         const result = await this.store.append(streamId, events.map((e, index) => this.toEventData(e, context, ids[index]!)), {
           expectedRevision: revision < 0 ? 'no_stream' : revision,
         });

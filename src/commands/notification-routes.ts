@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -16,6 +15,7 @@ import { errorResponses } from '../infrastructure/http/error-schemas.js';
 import { CommandHandler, type CommandContext } from './command-handler.js';
 import { maxBatchSize, notificationIdFor, notifyBodySchema, parseNotifyBody, type ParsedRecipient } from './notification-requests.js';
 import { commandContext } from './request-context.js';
+import { newId } from '../infrastructure/ids/new-id.js';
 
 export const notificationStreamId = (notificationId: string) => `notification-${notificationId}`;
 
@@ -112,7 +112,7 @@ async function requestOne(
     const code = entry.errors.some((e) => e.message.startsWith('unknown template')) ? 'template_not_found' : 'validation_failed';
     return { result: { index: entry.index, notification_id: null, status: 'rejected', error: { error: code, message: describe(entry.errors), details: entry.errors } }, position: null };
   }
-  const notificationId = entry.clientId ? notificationIdFor(owner, entry.clientId) : randomUUID();
+  const notificationId = entry.clientId ? notificationIdFor(owner, entry.clientId) : newId();
   try {
     const outcome = await handler.handle(
       notificationStreamId(notificationId),

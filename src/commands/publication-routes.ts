@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -25,6 +24,7 @@ import {
 } from './publication-requests.js';
 import { commandContext } from './request-context.js';
 import { utcText } from '../infrastructure/time/utc-text.js';
+import { newId } from '../infrastructure/ids/new-id.js';
 
 export { publicationStreamId };
 
@@ -128,7 +128,7 @@ export function registerPublicationCommandRoutes(app: FastifyInstance, options: 
       const result = checkContent(body);
       if (!result.valid) return refuse(reply, result);
       await checkMediaUrls(body.content.media_urls, outbound);
-      const id = body.id ?? randomUUID();
+      const id = body.id ?? newId();
       const now = new Date();
       const requested = body.scheduled_time ? toUtc(body.scheduled_time) : now.toISOString();
       const context = commandContext(request, now);
@@ -177,7 +177,7 @@ export function registerPublicationCommandRoutes(app: FastifyInstance, options: 
       const scheduled_time = body.scheduled_time ? toUtc(body.scheduled_time) : now.toISOString();
       const { content, platforms, targeting, campaign_id, priority } = body;
       publicationDecider.decide(
-        { type: 'SchedulePublication', publication_id: randomUUID(), request: { content, platforms, scheduled_time, targeting, campaign_id, priority }, now: now.toISOString() },
+        { type: 'SchedulePublication', publication_id: newId(), request: { content, platforms, scheduled_time, targeting, campaign_id, priority }, now: now.toISOString() },
         publicationDecider.initialState(),
       );
       return { valid: result.valid, violations: result.violations, suggestion: result.suggestion, ...(await suggestions(request.query, body, now)) };
