@@ -7,6 +7,7 @@ describe('newId', () => {
     const id = newId();
     expect(z.uuid().safeParse(id).success).toBe(true);
     expect(id[14]).toBe('7');
+    expect('89ab').toContain(id[19]);
   });
 
   it('sorts in the order the ids were made, also within one millisecond, so index inserts land on the last pages', () => {
