@@ -204,7 +204,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     throw new ConfigError(`Invalid ${env.COMM_CONFIG_DIR}/notifications.json: ${(error as Error).message}`);
   }
   const runWorker = options.worker !== false;
-  const reactors = runWorker ? [new Reactor(store, db, notificationDispatch(bus), logger, { batchSize: 500, concurrency: 32, leases })] : [];
+  const reactors = runWorker ? [new Reactor(store, db, notificationDispatch(bus), logger, { batchSize: 500, concurrency: 32, leases, leads: true })] : [];
   // Outbound webhooks: the fan-out queues deliveries and wakes the sender, which posts them.
   // Requests to URLs users gave (webhook receivers, media) reach public addresses only, plus COMM_OUTBOUND_ALLOWLIST.
   const outbound = { allowlist: env.COMM_OUTBOUND_ALLOWLIST };

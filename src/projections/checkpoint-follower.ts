@@ -27,7 +27,7 @@ export abstract class CheckpointFollower {
     protected readonly store: EventStore,
     protected readonly db: SharedDatabase,
     protected readonly logger: Logger,
-    private readonly follow: { checkpointName: string; filter: EventFilter; batchSize: number; retryDelayMs: number } & LeaseOptions,
+    private readonly follow: { checkpointName: string; filter: EventFilter; batchSize: number; retryDelayMs: number; leads?: boolean } & LeaseOptions,
   ) {}
 
   /** running: this process follows the events now (a standby waiting for the lease does not). */
@@ -147,6 +147,7 @@ export abstract class CheckpointFollower {
       after: this.checkpoint.position ?? 'start',
       filter: this.follow.filter,
       batchSize: this.follow.batchSize,
+      leads: this.follow.leads,
     });
     this.stopSubscription = () => subscription.close();
     try {

@@ -28,6 +28,8 @@ export interface ReactorOptions extends LeaseOptions {
    * `concurrency` streams at once), for reactors whose readers expect an aggregate's events in the order recorded.
    */
   inOrderPerStream?: boolean;
+  /** Never wait for slower followers of the log in this process (see SubscribeOptions.leads). */
+  leads?: boolean;
 }
 
 export class Reactor extends CheckpointFollower {
@@ -48,6 +50,7 @@ export class Reactor extends CheckpointFollower {
       retryDelayMs: options.retryDelayMs ?? 1000,
       leases: options.leases,
       leaseRetryMs: options.leaseRetryMs,
+      leads: options.leads,
     });
     this.concurrency = options.concurrency ?? 1;
     this.inOrderPerStream = options.inOrderPerStream ?? false;

@@ -98,6 +98,11 @@ export interface SubscribeOptions {
   filter?: EventFilter;
   /** Largest batch handed to the consumer at once. */
   batchSize?: number;
+  /**
+   * Never wait for slower subscriptions sharing the end of the log (PostgreSQL, see LogTail): for a follower whose
+   * delay is someone's wait, such as the dispatch of notifications. The others keep pace with the slowest.
+   */
+  leads?: boolean;
 }
 
 /**

@@ -20,10 +20,23 @@ export interface LogTailOptions {
   fetchSize: number;
   /** Events kept at most; followers further behind read the log themselves until they catch up. */
   maxEvents: number;
+  /** Events kept when no reader needs older ones (at most maxEvents are kept for the readers that do). */
+  keepEvents: number;
   /** Shortest time between two reads of the log that only look for what is new. */
   minFetchIntervalMs: number;
+  /**
+   * How long a reader that stopped moving still holds the tail back (see LogTail). 0: the tail never waits for a
+   * reader, and one that falls too far behind reads the log itself.
+   */
+  holdMs: number;
   /** Freeze what the tail hands out, so that a follower changing a shared event fails loudly (tests). */
   freeze?: boolean;
+}
+
+/** Where a reader of the tail is, and when it last moved. */
+interface ReaderMark {
+  position: Position;
+  movedAt: number;
 }
 
 const MAX_BIGINT = 9_223_372_036_854_775_807n;
@@ -40,6 +53,15 @@ const MAX_BIGINT = 9_223_372_036_854_775_807n;
  * Freshness: an answer "nothing more" says which wake-up generation it is fresh as of (when the read of the log that
  * gave it began); a subscription woken since then looks again instead of waiting, so no append is left unseen.
  * Subscriptions outside the tail (catching up from far behind) read the log themselves and join when they reach it.
+ *
+ * Pace: the tail does not run ahead of its slowest reader. In a burst, the followers with nothing to do (a projection
+ * of publications, during thousands of notifications) would otherwise drag it to the head while those with work fall
+ * more than maxEvents behind; each of those then read the log on its own, at several times the cost of the shared
+ * read, and most of the database's reading in a burst was that. So the tail keeps what its slowest reader has not
+ * read yet, up to maxEvents (keepEvents when nobody needs more), and a reader at its end whose next read would go past
+ * maxEvents waits for the slower one instead. A reader that has not moved for holdMs (stopped, or failing on an event
+ * and retrying) no longer holds the others: they go on, and it reads the log itself afterwards. A reader that leads
+ * (SubscribeOptions.leads: the dispatch of notifications, which someone is waiting for) never waits.
  */
 export class LogTail {
   private events: RecordedEvent[] = [];
@@ -54,6 +76,12 @@ export class LogTail {
   private freshAs = -1;
   private lastFetchAt = Number.NEGATIVE_INFINITY;
   private fetching: Promise<void> | null = null;
+  /** The readers of the tail (subscriptions), where each is: the slowest sets the pace. */
+  private readonly readers = new Map<object, ReaderMark>();
+  /** Wakes the readers waiting for a slower one to move. */
+  private moved: { promise: Promise<void>; resolve: () => void } | null = null;
+  /** Readers waiting at the end of the tail: they hold nobody back (two of them would otherwise wait for each other). */
+  private readonly waiting = new Set<object>();
 
   constructor(
     private readonly readWindow: WindowReader,
@@ -66,11 +94,16 @@ export class LogTail {
    * fresh as of: an answer "nothing more" (reachedFence) covers the appends that woke the process up to it, and the
    * caller looks again, rather than wait, when the generation has moved past it.
    */
-  async read(after: Position | 'start', limit: number, filter: EventFilter | undefined, generation: number): Promise<TailRead> {
+  async read(after: Position | 'start', limit: number, filter: EventFilter | undefined, generation: number, reader?: object, leads = false): Promise<TailRead> {
     if (after === 'start') return { ...(await this.readWindow(after, limit, filter)), freshAs: generation };
+    if (reader) this.mark(reader, after);
     // The caller read past the tail on its own (it was catching up): when the tail was at the head, what is missing
     // is only what came since, so the tail moves on to it.
     if (this.from !== null && this.atFence && comparePositions(after, this.seenTo!) > 0) await this.moveOn();
+    if (this.from !== null && comparePositions(after, this.seenTo!) > 0 && this.slowestHolding(reader) !== null) {
+      // Past the tail while others still read in it: this caller reads the log itself until the tail reaches it.
+      return { ...(await this.readWindow(after, limit, filter)), freshAs: generation };
+    }
     if (this.from === null || comparePositions(after, this.seenTo!) > 0) {
       // Nothing held yet, or the caller is still past the tail: the tail starts again where the caller is (the
       // subscriptions left behind read for themselves until they catch up). Never under a read in flight (its events
@@ -96,15 +129,83 @@ export class LogTail {
         }
       }
       looked = this.seenTo!;
+      // Nothing more for it in the tail: it stands at the end now, not at where it came in.
+      if (reader) this.mark(reader, looked);
       const answer = { events: found, fence: this.fence, scannedTo: looked, reachedFence: this.atFence, freshAs: this.freshAs };
       // What was found goes now (the caller comes back for more); one move of the tail per call, as one window per read.
       if (found.length > 0 || moved) return answer;
       // At the fence and either fresh enough, or read moments ago: under a stream of appends the generation moves all
       // the time, and the subscriptions share one read per interval instead of each asking for its own.
       if (this.atFence && (this.freshAs >= generation || performance.now() - this.lastFetchAt < this.options.minFetchIntervalMs)) return answer;
+      // Moving on would trim what a slower reader still needs: wait for it, then look again at what the tail holds.
+      if (!leads && (await this.waitedForSlowest(reader))) {
+        // Closed while it waited: the subscription is gone, and its answer with it.
+        if (reader && !this.readers.has(reader)) return answer;
+        continue;
+      }
       await this.moveOn();
       moved = true;
     }
+  }
+
+  /** A subscription that closed no longer holds the tail back. */
+  forget(reader: object): void {
+    this.readers.delete(reader);
+    this.waiting.delete(reader);
+    this.wakeWaiting();
+  }
+
+  private mark(reader: object, position: Position): void {
+    const mark = this.readers.get(reader);
+    if (mark && comparePositions(mark.position, position) === 0) return;
+    this.readers.set(reader, { position, movedAt: performance.now() });
+    this.wakeWaiting();
+  }
+
+  private wakeWaiting(): void {
+    this.moved?.resolve();
+    this.moved = null;
+  }
+
+  /**
+   * The reader that the next move of the tail would leave behind: one a full fetch would trim unread events of, as
+   * the tail then holds more than maxEvents. null when the tail may move.
+   */
+  private slowestHolding(caller: object | undefined): ReaderMark | null {
+    const trimmedBelow = this.events.length + this.options.fetchSize - this.options.maxEvents;
+    if (trimmedBelow <= 0) return null;
+    const slowest = this.slowestReader(caller);
+    return slowest && this.indexAfter(slowest.position) < trimmedBelow ? slowest : null;
+  }
+
+  /** The furthest behind of the readers inside the tail that moved within holdMs. */
+  private slowestReader(caller?: object): ReaderMark | null {
+    if (this.options.holdMs <= 0 || this.from === null) return null;
+    const now = performance.now();
+    let slowest: ReaderMark | null = null;
+    for (const [reader, mark] of this.readers) {
+      if (reader === caller || this.waiting.has(reader) || now - mark.movedAt > this.options.holdMs) continue;
+      if (comparePositions(mark.position, this.from) < 0) continue; // reading the log itself already
+      if (!slowest || comparePositions(mark.position, slowest.position) < 0) slowest = mark;
+    }
+    return slowest;
+  }
+
+  /** Waits, when a slower reader holds the tail, until some reader moves or the slowest stops holding; true if it did. */
+  private async waitedForSlowest(caller: object | undefined): Promise<boolean> {
+    const slowest = this.slowestHolding(caller);
+    if (!slowest) return false;
+    this.moved ??= withResolvers();
+    const stopsHolding = Math.max(1, this.options.holdMs - (performance.now() - slowest.movedAt));
+    let timer: NodeJS.Timeout | undefined;
+    if (caller) this.waiting.add(caller);
+    try {
+      await Promise.race([this.moved.promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, stopsHolding)))]);
+    } finally {
+      clearTimeout(timer);
+      if (caller) this.waiting.delete(caller);
+    }
+    return true;
   }
 
   private restartAt(position: Position): void {
@@ -138,7 +239,12 @@ export class LogTail {
     // At the fence, every event of a transaction older than it has been seen, also those this read did not return.
     this.seenTo = read.reachedFence ? { commit: read.fence - 1n, prepare: MAX_BIGINT } : read.scannedTo;
     if (read.reachedFence) this.freshAs = startedAs;
-    const over = this.events.length - this.options.maxEvents;
+    // Those waiting at the end have new events to look at.
+    if (read.events.length > 0) this.wakeWaiting();
+    // Down to keepEvents, but not past what the slowest reader still needs; never more than maxEvents.
+    const slowest = this.slowestReader();
+    const needed = slowest ? this.indexAfter(slowest.position) : Number.POSITIVE_INFINITY;
+    const over = Math.max(this.events.length - this.options.maxEvents, Math.min(this.events.length - this.options.keepEvents, needed));
     if (over > 0) {
       this.from = this.events[over - 1]!.position;
       this.events = this.events.slice(over);
@@ -156,6 +262,12 @@ export class LogTail {
     }
     return low;
   }
+}
+
+function withResolvers(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
 }
 
 function deepFreeze(value: unknown): void {

@@ -39,6 +39,8 @@ export interface PostgresEventStoreOptions {
   pollIntervalMs?: number;
   /** Events the shared end of the log keeps for this process's subscriptions (see LogTail). */
   tailEvents?: number;
+  /** How long a subscription that stopped moving still holds the tail back (see LogTail); 0: never. */
+  tailHoldMs?: number;
 }
 
 export type PostgresEventStore = EventStore & { migrate(): Promise<void> };
@@ -47,7 +49,7 @@ export async function createPostgresEventStore(
   sql: SqlClient,
   options: PostgresEventStoreOptions = {},
 ): Promise<PostgresEventStore> {
-  const store = new PgEventStore(sql, options.pollIntervalMs ?? 250, options.tailEvents ?? TAIL_EVENTS);
+  const store = new PgEventStore(sql, options.pollIntervalMs ?? 250, options.tailEvents ?? TAIL_EVENTS, options.tailHoldMs ?? TAIL_HOLD_MS);
   await store.migrate();
   return store;
 }
@@ -65,6 +67,8 @@ const SETTLE_MS = 50;
 /** The shared end of the log: events kept (a few seconds of appends at full load), and read per query. */
 const TAIL_EVENTS = 10_000;
 const TAIL_FETCH = 2_000;
+/** How long a follower that stopped moving still holds the tail back: longer than a slow batch under load. */
+const TAIL_HOLD_MS = 5_000;
 // Serialises migrations of concurrent processes: CREATE ... IF NOT EXISTS / OR REPLACE race with each other.
 const MIGRATION_LOCK_KEY = 7_305_411_902;
 
@@ -107,11 +111,15 @@ class PgEventStore implements PostgresEventStore {
     private readonly sql: SqlClient,
     private readonly pollIntervalMs: number,
     tailEvents: number,
+    tailHoldMs: number,
   ) {
     this.tail = new LogTail((after, limit, filter) => this.readAfter(after, limit, filter), () => this.generation, {
       maxEvents: tailEvents,
+      // Waiting for nobody, the tail keeps all it may: the readers it does not wait for fall out of it sooner.
+      keepEvents: tailHoldMs === 0 ? tailEvents : Math.ceil(tailEvents / 2),
       fetchSize: Math.min(TAIL_FETCH, tailEvents),
       minFetchIntervalMs: SETTLE_MS / 2,
+      holdMs: tailHoldMs,
       // Events are shared between subscriptions: in tests, changing one throws.
       freeze: process.env.NODE_ENV === 'test',
     });
@@ -353,8 +361,8 @@ class PgEventStore implements PostgresEventStore {
   }
 
   /** A subscription's read: from the shared tail when it is there, as fresh as the wake-up generation given. */
-  readLive(after: Position | 'start', limit: number, filter: EventFilter | undefined, generation: number): Promise<TailRead> {
-    return this.tail.read(after, limit, filter, generation);
+  readLive(after: Position | 'start', limit: number, filter: EventFilter | undefined, generation: number, subscription: PgSubscription, leads: boolean): Promise<TailRead> {
+    return this.tail.read(after, limit, filter, generation, subscription, leads);
   }
 
   /**
@@ -376,6 +384,7 @@ class PgEventStore implements PostgresEventStore {
 
   forget(subscription: PgSubscription): void {
     this.subscriptions.delete(subscription);
+    this.tail.forget(subscription);
   }
 
   private wake(): void {
@@ -444,7 +453,7 @@ class PgSubscription implements EventSubscription {
       while (!this.closed) {
         // Remember the signal before reading: a wake-up during the read means "look again", not "sleep".
         const generation = this.store.wakeGeneration;
-        const read = this.store.readLive(this.position, this.batchSize, this.options.filter, generation);
+        const read = this.store.readLive(this.position, this.batchSize, this.options.filter, generation, this, this.options.leads === true);
         this.reading = read.catch(() => undefined);
         const { events: batch, fence, scannedTo, reachedFence, freshAs } = await read;
         if (this.closed) return;

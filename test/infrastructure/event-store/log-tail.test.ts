@@ -58,11 +58,14 @@ for (const database of testDatabases()) {
       await Promise.all(databases.splice(0).map((d) => d.cleanup()));
     });
 
-    it('gives every subscription exactly its events in order, fast or slow, while the tail is trimmed and restarted', async () => {
+    it.each([
+      ['waits for the slowest', undefined],
+      ['waits for nobody', 0],
+    ])('gives every subscription exactly its events in order, fast or slow, while the tail is trimmed and restarted (%s)', async (_, tailHoldMs) => {
       databases.push(database);
       const sql = await database.create();
       // A tiny tail: slow followers fall out of it and read the log themselves, then come back.
-      const store = await createPostgresEventStore(sql, { tailEvents: 40 });
+      const store = await createPostgresEventStore(sql, { tailEvents: 40, tailHoldMs });
       const category = `tail${randomUUID().slice(0, 8)}`;
       const start = await store.append(`${category}-start`, [event('Start')], { expectedRevision: 'no_stream' });
       const filters: EventFilter[] = [
@@ -118,6 +121,63 @@ for (const database of testDatabases()) {
       // Each follower alone reads at least once per append spaced this far apart: 8 × 20 reads without sharing.
       expect(counted.reads() - before).toBeLessThan(3 * appends);
       await Promise.all(followers.map((f) => f.stop()));
+      await store.close();
+    });
+
+    it('keeps a slow follower in the tail: the followers with nothing to do wait for it instead of leaving it to read the log', async () => {
+      databases.push(database);
+      const counted = countingWindowReads(await database.create());
+      const store = await createPostgresEventStore(counted.sql, { tailEvents: 40 });
+      const category = `tail${randomUUID().slice(0, 8)}`;
+      const start = await store.append(`${category}-start`, [event('Start')], { expectedRevision: 'no_stream' });
+      // Appended before anyone follows: the whole burst is there at once, as when a batch of notifications comes in.
+      for (let i = 0; i < 30; i++) {
+        await store.append(`${category}-${i}`, Array.from({ length: 10 }, () => event('Common')), { expectedRevision: 'no_stream' });
+      }
+      const before = counted.reads();
+      const busy = follow(store, { after: start.position, filter: { categories: [category] }, batchSize: 20 }, 10);
+      const idle = Array.from({ length: 3 }, () => follow(store, { after: start.position, filter: { eventTypes: ['Rare'] }, batchSize: 20 }));
+      await eventually(async () => expect(busy.received).toHaveLength(300), 20_000);
+      expect(busy.received.map((e) => e.id)).toEqual((await store.readAll({ after: start.position, filter: { categories: [category] } })).map((e) => e.id));
+      // Without waiting, the idle followers take the tail to the end of the log at once and the busy one reads the
+      // 300 events itself, a read per batch or so: a dozen filtered reads.
+      expect(counted.reads() - before).toBeLessThan(3);
+      await Promise.all([busy, ...idle].map((f) => f.stop()));
+      await store.close();
+    });
+
+    it('does not make a leading follower wait for a slower one', async () => {
+      databases.push(database);
+      const store = await createPostgresEventStore(await database.create(), { tailEvents: 40 });
+      const category = `tail${randomUUID().slice(0, 8)}`;
+      const start = await store.append(`${category}-start`, [event('Start')], { expectedRevision: 'no_stream' });
+      for (let i = 0; i < 30; i++) {
+        await store.append(`${category}-${i}`, Array.from({ length: 10 }, () => event('Common')), { expectedRevision: 'no_stream' });
+      }
+      // 5 events per 100 ms: six seconds for the 300 events.
+      const slow = follow(store, { after: start.position, filter: { categories: [category] }, batchSize: 5 }, 100);
+      const leader = follow(store, { after: start.position, filter: { categories: [category] }, batchSize: 20, leads: true });
+      await eventually(async () => expect(leader.received).toHaveLength(300), 2_500);
+      expect(slow.received.length).toBeLessThan(300);
+      await Promise.all([slow.stop(), leader.stop()]);
+      await store.close();
+    });
+
+    it('lets the others go on when a follower stops moving', async () => {
+      databases.push(database);
+      const store = await createPostgresEventStore(await database.create(), { tailEvents: 40, tailHoldMs: 200 });
+      const category = `tail${randomUUID().slice(0, 8)}`;
+      const start = await store.append(`${category}-start`, [event('Start')], { expectedRevision: 'no_stream' });
+      for (let i = 0; i < 20; i++) {
+        await store.append(`${category}-${i}`, Array.from({ length: 10 }, () => event('Common')), { expectedRevision: 'no_stream' });
+      }
+      // Stuck on its first batch (a projection failing on an event, say): it holds the tail only for tailHoldMs.
+      const stuck = store.subscribe({ after: start.position, filter: { categories: [category] }, batchSize: 5 });
+      const iterator = stuck[Symbol.asyncIterator]();
+      await iterator.next();
+      const other = follow(store, { after: start.position, filter: { categories: [category] }, batchSize: 20 });
+      await eventually(async () => expect(other.received).toHaveLength(200), 10_000);
+      await Promise.all([other.stop(), stuck.close()]);
       await store.close();
     });
 
