@@ -57,7 +57,8 @@ describe.skipIf(!databaseUrl || !natsUrl)('a worker killed between the platform 
     t = await startTestApp(database, {
       worker: false,
       platforms,
-      env: { NATS_URL: natsUrl!, COMM_NATS_STREAM: stream, COMM_NATS_SUBJECT_PREFIX: prefix },
+      // The integration events this process publishes (it runs the projector) go to the run's own stream as well.
+      env: { NATS_URL: natsUrl!, COMM_NATS_STREAM: stream, COMM_NATS_SUBJECT_PREFIX: prefix, COMM_EVENTS_STREAM: `${stream}_EVENTS`, COMM_EVENTS_SUBJECT_PREFIX: `test.crash-events.${id}` },
     });
   }, 60_000);
 
