@@ -70,7 +70,7 @@ describe.skipIf(!databaseUrl || !natsUrl)('a worker killed between the platform 
     const nc = await connect({ servers: natsUrl });
     const jsm = await jetstreamManager(nc);
     await jsm.streams.delete(stream).catch(() => undefined);
-    await jsm.streams.delete(`${stream}_EVENTS`).catch(() => undefined);
+    for (const suffix of ['_EVENTS', '_CRM', '_CENTRAL']) await jsm.streams.delete(`${stream}${suffix}`).catch(() => undefined);
     await nc.close();
     const admin = new pg.Client({ connectionString: databaseUrl });
     await admin.connect();
@@ -99,6 +99,11 @@ describe.skipIf(!databaseUrl || !natsUrl)('a worker killed between the platform 
         COMM_ENCRYPTION_KEY: testEncryptionKey,
         COMM_EVENTS_STREAM: `${stream}_EVENTS`,
         COMM_EVENTS_SUBJECT_PREFIX: `test.crash-events.${id}`,
+        // A worker also follows the CRM's and the central server's events: on streams of the run, deleted afterwards.
+        COMM_CRM_STREAM: `${stream}_CRM`,
+        COMM_CRM_SUBJECT_PREFIX: `test.crash-crm.${id}`,
+        COMM_CENTRAL_STREAM: `${stream}_CENTRAL`,
+        COMM_CENTRAL_SUBJECT_PREFIX: `test.crash-central.${id}`,
         LOG_LEVEL: 'error',
       },
       stdio: ['ignore', 'ignore', 'inherit'],
