@@ -38,7 +38,7 @@ import { NotificationWorker } from './reactors/notifications/notification-worker
 import { notificationDispatch } from './reactors/notifications/notification-dispatch.js';
 import { TemplateRenderer } from './reactors/notifications/template-renderer.js';
 import { Reactor } from './reactors/reactor.js';
-import { startIntegrationEvents } from './integration/integration-event-publisher.js';
+import { integrationEventPublisher, startIntegrationEvents } from './integration/integration-event-publisher.js';
 import { webhookDeliveryMigrations } from './webhooks/webhook-deliveries.js';
 import { webhookFanout } from './webhooks/webhook-fanout.js';
 import { registerWebhookRoutes } from './webhooks/webhook-routes.js';
@@ -265,10 +265,14 @@ export async function createApp(options: AppOptions): Promise<App> {
     owned.unshift(() => campaignResults!.close());
   }
   const server = await createHttpServer({ logger, apiKeys, db, version, security: httpSecurityFromEnv(env), alerts: store });
-  // The status route lists every reactor, also in processes that do not run them.
-  const reactorDefinitions = runWorker
-    ? reactors.map((r) => r.definition)
-    : [notificationDispatch(bus), webhookFanout(db, logger), fanout, ...campaignResultsReactors(store, db), ...reactors.map((r) => r.definition)];
+  // The status route lists every reactor, also in processes that do not run them (one run here is found by name).
+  const reactorDefinitions = [
+    notificationDispatch(bus),
+    webhookFanout(db, logger),
+    ...(env.NATS_URL ? [integrationEvents?.reactor.definition ?? integrationEventPublisher(() => Promise.resolve(), '', logger)] : []),
+    fanout,
+    ...campaignResultsReactors(store, db),
+  ];
   const followers = followedCheckpoints(projections, projectors, reactorDefinitions, reactors);
   operations.expose(server, { sql, db, storeKind, bus, router, connectors, followers, heartbeat: runWorker, tokenExpiries: () => platformConnections.tokenExpiries() });
   if (options.api !== false) {
