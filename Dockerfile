@@ -20,4 +20,6 @@ RUN mkdir -p /var/lib/communication && chown node:node /var/lib/communication
 USER node
 EXPOSE 3000
 # node runs as PID 1 and gets SIGTERM itself: the service stops taking work, finishes or hands back its jobs, exits.
-CMD ["node", "dist/main.js"]
+# A young generation of up to 64 MB per semi-space: every event, message and row is short-lived, and with V8's default
+# (16 MB) a burst of notifications spent about a tenth of each process's CPU in scavenges.
+CMD ["node", "--max-semi-space-size=64", "dist/main.js"]

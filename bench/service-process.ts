@@ -22,7 +22,8 @@ export async function startService(env: Record<string, string>): Promise<Service
   // Processes of one deployment pass the same key (the last one to start would otherwise replace the others').
   const key = env.COMM_ADMIN_API_KEY ?? generateApiKey().key;
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
+  // The flags of `npm start` and of the image's CMD.
+  const child = spawn(process.execPath, [...profile, '--max-semi-space-size=64', '--import', 'tsx', 'src/main.ts'], {
     env: {
       ...process.env,
       NATS_URL: '',
