@@ -59,10 +59,12 @@ export async function ensureCheckpoint(db: SharedDatabase, name: string): Promis
     .execute();
 }
 
-export async function readCheckpoint(db: SharedDatabase, name: string, forUpdate = false): Promise<Checkpoint> {
-  let query = typed(db).selectFrom('projection_checkpoints').select(['commit_position', 'prepare_position', 'events_applied', 'last_event_at']).where('name', '=', name);
-  if (forUpdate) query = query.forUpdate();
-  const row = await query.executeTakeFirst();
+export async function readCheckpoint(db: SharedDatabase, name: string): Promise<Checkpoint> {
+  const row = await typed(db)
+    .selectFrom('projection_checkpoints')
+    .select(['commit_position', 'prepare_position', 'events_applied', 'last_event_at'])
+    .where('name', '=', name)
+    .executeTakeFirst();
   return row ? toCheckpoint(row) : { position: null, eventsApplied: 0, lastEventAt: null };
 }
 
@@ -83,6 +85,37 @@ export async function writeCheckpoint(db: SharedDatabase, name: string, checkpoi
     })
     .where('name', '=', name)
     .execute();
+}
+
+/**
+ * Moves the checkpoint from `from` to the batch's end in one statement, if it still stands at `from`: the new
+ * checkpoint, or null when another writer moved it (a rebuild, a second process). One round trip, and inside a
+ * projection's transaction the row is locked only at the end of the batch, not from its start.
+ */
+export async function moveCheckpoint(
+  db: SharedDatabase,
+  name: string,
+  from: Position | null,
+  to: { position: Position; applied: number; lastEventAt: Date | null },
+): Promise<Checkpoint | null> {
+  const row = await typed(db)
+    .updateTable('projection_checkpoints')
+    .set({
+      commit_position: to.position.commit.toString(),
+      prepare_position: to.position.prepare.toString(),
+      events_applied: sql<string>`events_applied + ${to.applied}`,
+      last_event_at: to.lastEventAt,
+      updated_at: new Date(),
+    })
+    .where('name', '=', name)
+    .where((eb) =>
+      from === null
+        ? eb.and([eb('commit_position', 'is', null), eb('prepare_position', 'is', null)])
+        : eb.and([eb('commit_position', '=', from.commit.toString()), eb('prepare_position', '=', from.prepare.toString())]),
+    )
+    .returning('events_applied')
+    .executeTakeFirst();
+  return row ? { position: to.position, eventsApplied: Number(row.events_applied), lastEventAt: to.lastEventAt } : null;
 }
 
 export function samePosition(a: Position | null, b: Position | null): boolean {

@@ -3,7 +3,7 @@ import type { SharedDatabase } from '../infrastructure/database/kysely.js';
 import { comparePositions, type EventStore, type Position, type RecordedEvent } from '../infrastructure/event-store/event-store.js';
 import type { Logger } from '../infrastructure/logging/logger.js';
 import { CheckpointFollower } from './checkpoint-follower.js';
-import { readCheckpoint, samePosition, writeCheckpoint, type Checkpoint } from './checkpoints.js';
+import { moveCheckpoint, readCheckpoint, samePosition, type Checkpoint } from './checkpoints.js';
 import type { LeaseOptions } from './follower-lease.js';
 import type { Projection } from './projection.js';
 
@@ -95,16 +95,28 @@ export class Projector extends CheckpointFollower {
  */
 export async function applyBatch(db: SharedDatabase, projection: Projection, from: Checkpoint, batch: RecordedEvent[]): Promise<Checkpoint | null> {
   if (batch.length === 0) return from;
-  return db.transaction().execute(async (trx) => {
-    const stored = await readCheckpoint(trx, projection.name, true);
-    if (!samePosition(stored.position, from.position)) return null;
-    await projection.apply(batch, trx);
-    const last = batch[batch.length - 1]!;
-    const next: Checkpoint = { position: last.position, eventsApplied: stored.eventsApplied + batch.length, lastEventAt: last.createdAt };
-    await writeCheckpoint(trx, projection.name, next);
-    return next;
-  });
+  const last = batch[batch.length - 1]!;
+  try {
+    // The checkpoint moves last, in the same transaction: the batch's writes stand only if it still stood at `from`.
+    // Locking it first would give the transaction an id from its first statement, and every reader of the log waits
+    // for the oldest transaction id in progress (the fence) - for the whole batch of every projection.
+    return await db.transaction().execute(async (trx) => {
+      await projection.apply(batch, trx);
+      const next = await moveCheckpoint(trx, projection.name, from.position, { position: last.position, applied: batch.length, lastEventAt: last.createdAt });
+      if (!next) throw new CheckpointMoved();
+      return next;
+    });
+  } catch (error) {
+    if (error instanceof CheckpointMoved) return null;
+    // Applied over a read model that someone else was changing at the same moment (a rebuild emptying it): the
+    // checkpoint moved too, and the batch is not this follower's to apply any more.
+    if (!samePosition((await readCheckpoint(db, projection.name)).position, from.position)) return null;
+    throw error;
+  }
 }
+
+/** Rolls back a batch whose checkpoint another writer moved meanwhile. */
+class CheckpointMoved extends Error {}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());

@@ -2,7 +2,7 @@ import type { SharedDatabase } from '../infrastructure/database/kysely.js';
 import type { EventFilter, EventStore, RecordedEvent } from '../infrastructure/event-store/event-store.js';
 import type { Logger } from '../infrastructure/logging/logger.js';
 import { CheckpointFollower } from '../projections/checkpoint-follower.js';
-import { readCheckpoint, samePosition, writeCheckpoint, type Checkpoint } from '../projections/checkpoints.js';
+import { moveCheckpoint } from '../projections/checkpoints.js';
 import type { LeaseOptions } from '../projections/follower-lease.js';
 
 /**
@@ -68,15 +68,9 @@ export class Reactor extends CheckpointFollower {
     // One checkpoint per batch, written even when stopping (the whole batch was handled). After a crash the batch is
     // handled again, which handlers make harmless.
     const last = batch[batch.length - 1]!;
-    const next: Checkpoint = { position: last.position, eventsApplied: this.checkpoint.eventsApplied + batch.length, lastEventAt: last.createdAt };
-    const saved = await this.db.transaction().execute(async (trx) => {
-      const stored = await readCheckpoint(trx, name, true);
-      if (!samePosition(stored.position, this.checkpoint.position)) return false;
-      await writeCheckpoint(trx, name, next);
-      return true;
-    });
-    if (saved) this.checkpoint = next;
-    return saved;
+    const next = await moveCheckpoint(this.db, name, this.checkpoint.position, { position: last.position, applied: batch.length, lastEventAt: last.createdAt });
+    if (next) this.checkpoint = next;
+    return next !== null;
   }
 }
 
