@@ -11,6 +11,8 @@ export interface MinimalSendGrid {
   stop(): Promise<void>;
 }
 
+const notificationIdPattern = /"custom_args":\{"notification_id":"([0-9a-f-]{36})"/g;
+
 export async function startMinimalSendGrid(): Promise<MinimalSendGrid> {
   const received = new Map<string, number>();
   let counter = 0;
@@ -24,15 +26,16 @@ export async function startMinimalSendGrid(): Promise<MinimalSendGrid> {
         response.writeHead(200, { 'content-type': 'application/json' }).end('{"scopes":["mail.send"]}');
         return;
       }
-      try {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { personalizations?: { custom_args?: { notification_id?: string } }[] };
-        for (const p of body.personalizations ?? []) {
-          const id = p.custom_args?.notification_id;
-          if (id && !received.has(id)) received.set(id, at);
-        }
-      } catch {
+      // The ids are all it needs: found in the text, not by parsing every message's content (this process shares the
+      // machine's CPUs with the service it measures).
+      const body = Buffer.concat(chunks).toString('latin1');
+      if (!body.startsWith('{') || !body.endsWith('}')) {
         response.writeHead(400, { 'content-type': 'application/json' }).end('{"errors":[{"message":"bad json"}]}');
         return;
+      }
+      for (const match of body.matchAll(notificationIdPattern)) {
+        const id = match[1]!;
+        if (!received.has(id)) received.set(id, at);
       }
       response.writeHead(202, { 'x-message-id': `bench${++counter}` }).end();
     });
