@@ -17,7 +17,9 @@ describe('Dockerfile', () => {
     expect(tsconfig.compilerOptions).toMatchObject({ rootDir: 'src', outDir: 'dist' });
     // src/main.ts compiles to dist/main.js, which the last stage copies and runs.
     expect(run).toMatch(/^COPY --from=build \/app\/dist \.\/dist$/m);
-    expect(run).toMatch(/^CMD \["node", "dist\/main\.js"\]$/m);
+    expect(run).toMatch(/^CMD \["node", "--max-semi-space-size=64", "dist\/main\.js"\]$/m);
+    // The same node flags as `npm start`.
+    expect(packageJson.scripts.start).toBe('node --max-semi-space-size=64 --import tsx src/main.ts');
     expect(run).toMatch(/npm ci --omit=dev/);
   });
 
