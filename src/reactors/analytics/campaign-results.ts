@@ -53,8 +53,10 @@ export class CampaignResults {
     const reporting = new Set(deps.providers.filter((provider) => provider.lookUpPrice).map((provider) => provider.name));
     const lookups = new SpendPriceLookups(db);
     const records = new SpendRecords(store);
+    // Batches of up to 1,000: in a burst of notifications, batches of 200 left it behind the shared end of the log (a
+    // checkpoint per batch, on a busy worker), to read the log on its own; spend waits for nobody.
     this.spendReactor = new Reactor(store, db, spendRecorder({ store, records, lookups, pricing, reporting, firstLookupDelayMs: deps.firstPriceLookupDelayMs }), logger, {
-      batchSize: 200,
+      batchSize: 1000,
       concurrency: 8,
       leases: deps.leases,
     });
