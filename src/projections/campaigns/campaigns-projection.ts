@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { campaignDecider, type CampaignEvent, type CampaignState } from '../../domain/campaign.js';
-import type { RecordedEvent } from '../../infrastructure/event-store/event-store.js';
+import { occurredAt, type RecordedEvent } from '../../infrastructure/event-store/event-store.js';
 import type { Projection } from '../projection.js';
 import { campaignsMigrations, type CampaignsTable } from './campaigns-table.js';
 
@@ -42,7 +42,7 @@ function campaignIdOf(event: RecordedEvent): string {
 function applyEvent(row: Row | undefined, event: RecordedEvent): Row | undefined {
   const state = campaignDecider.evolve(row ? toState(row) : campaignDecider.initialState(), event as unknown as CampaignEvent);
   if (state.status === 'none') return row;
-  const at = event.metadata.timestamp ? new Date(event.metadata.timestamp) : event.createdAt;
+  const at = occurredAt(event);
   return {
     id: state.campaign_id,
     name: state.name,

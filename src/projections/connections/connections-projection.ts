@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { PlatformConnectionEvent } from '../../domain/platform-connection.js';
-import type { RecordedEvent } from '../../infrastructure/event-store/event-store.js';
+import { occurredAt, type RecordedEvent } from '../../infrastructure/event-store/event-store.js';
 import type { Projection } from '../projection.js';
 import { connectionsMigrations, type ConnectionRow, type ConnectionsTable } from './connections-table.js';
 
@@ -41,7 +41,7 @@ export const connectionsProjection: Projection = {
 function applyEvent(row: ConnectionRow | undefined, recorded: RecordedEvent): ConnectionRow | undefined {
   const event = { type: recorded.type, data: recorded.data } as PlatformConnectionEvent;
   if (!(event.type in handlers)) return row;
-  const at = recorded.metadata.timestamp ? new Date(recorded.metadata.timestamp) : recorded.createdAt;
+  const at = occurredAt(recorded);
   const base: ConnectionRow = row ?? {
     platform: event.data.platform,
     account: event.data.account,

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { activeSuppressions, consentDecider, type ConsentEvent, type ConsentState, type SuppressionReason } from '../../domain/consent.js';
 import type { NotificationChannel } from '../../domain/notification.js';
-import type { RecordedEvent } from '../../infrastructure/event-store/event-store.js';
+import { occurredAt, type RecordedEvent } from '../../infrastructure/event-store/event-store.js';
 import type { Projection } from '../projection.js';
 import { ERASED_RECIPIENT, consentsMigrations, type ConsentsTable } from './consents-table.js';
 
@@ -44,7 +44,7 @@ export const consentsProjection: Projection = {
 
 function applyEvent(row: Row | undefined, event: RecordedEvent): Row | undefined {
   const state = consentDecider.evolve(row ? toState(row) : consentDecider.initialState(), event as unknown as ConsentEvent);
-  const updated_at = event.metadata.timestamp ? new Date(event.metadata.timestamp) : event.createdAt;
+  const updated_at = occurredAt(event);
   if (state.erased && state.channel !== null) {
     // Erased: the address leaves the read model; the id (its hash) stays, so the consent policy still blocks it.
     return {

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { metricNames, type EngagementEvent, type InteractionKind } from '../../domain/engagement.js';
 import type { PublicationEvent } from '../../domain/publication-events.js';
-import type { RecordedEvent } from '../../infrastructure/event-store/event-store.js';
+import { occurredAt, type RecordedEvent } from '../../infrastructure/event-store/event-store.js';
 import type { Projection } from '../projection.js';
 import { engagementMigrations, type EngagementRow, type EngagementTable } from './engagement-table.js';
 
@@ -55,7 +55,7 @@ function keyOf(publicationId: string, platform: string): string {
 
 /** The row after the event; undefined when there is no row to change (engagement of a post never published). */
 function applyEvent(row: EngagementRow | undefined, event: RecordedEvent): EngagementRow | undefined {
-  const at = event.metadata.timestamp ? new Date(event.metadata.timestamp) : event.createdAt;
+  const at = occurredAt(event);
   if (event.type === 'PlatformPublished') {
     const data = event.data as PlatformPublishedData;
     const published = { post_id: data.post_id, post_url: data.post_url, published_at: new Date(data.published_at), updated_at: at };

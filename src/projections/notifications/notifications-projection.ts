@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { notificationDecider, type NotificationEvent, type NotificationState } from '../../domain/notification.js';
-import type { RecordedEvent } from '../../infrastructure/event-store/event-store.js';
+import { occurredAt, type RecordedEvent } from '../../infrastructure/event-store/event-store.js';
 import type { Projection } from '../projection.js';
 import { notificationsMigrations, type NotificationsTable } from './notifications-table.js';
 
@@ -97,7 +97,7 @@ function notificationIdOf(event: RecordedEvent): string {
 function applyEvent(row: Row | undefined, event: RecordedEvent): Row | undefined {
   const state = notificationDecider.evolve(row ? toState(row) : notificationDecider.initialState(), event as unknown as NotificationEvent);
   if (state.status === 'none') return row;
-  const at = event.metadata.timestamp ? new Date(event.metadata.timestamp) : event.createdAt;
+  const at = occurredAt(event);
   const date = (value: string | null) => (value ? new Date(value) : null);
   return {
     id: state.notification_id,

@@ -8,7 +8,7 @@ import {
   type PublicationState,
   type PublishErrorClass,
 } from '../../domain/publication.js';
-import { formatPosition, type RecordedEvent } from '../../infrastructure/event-store/event-store.js';
+import { occurredAt, formatPosition, type RecordedEvent } from '../../infrastructure/event-store/event-store.js';
 import type { Projection } from '../projection.js';
 import { publicationsMigrations, type PublicationsTable } from './publications-table.js';
 
@@ -54,7 +54,7 @@ export const publicationsProjection: Projection = {
       touched.set(id, {
         state,
         revision: event.revision,
-        updatedAt: event.metadata.timestamp ? new Date(event.metadata.timestamp) : event.createdAt,
+        updatedAt: occurredAt(event),
         lastPosition: formatPosition(event.position),
       });
     }

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { templateChannels, type TemplateEvent } from '../../domain/template.js';
-import type { RecordedEvent } from '../../infrastructure/event-store/event-store.js';
+import { occurredAt, type RecordedEvent } from '../../infrastructure/event-store/event-store.js';
 import type { Projection } from '../projection.js';
 import { templatesMigrations, type TemplatesTable } from './templates-table.js';
 
@@ -65,7 +65,7 @@ function templateIdOf(event: RecordedEvent): string {
 
 function applyEvent(row: Row | undefined, recorded: RecordedEvent): { row: Row; version?: VersionRow } | undefined {
   const event = recorded as unknown as TemplateEvent;
-  const at = recorded.metadata.timestamp ? new Date(recorded.metadata.timestamp) : recorded.createdAt;
+  const at = occurredAt(recorded);
   switch (event.type) {
     case 'TemplateVersionPublished': {
       const data = event.data;
