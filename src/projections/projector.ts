@@ -110,7 +110,9 @@ export async function applyBatch(db: SharedDatabase, projection: Projection, fro
     if (error instanceof CheckpointMoved) return null;
     // Applied over a read model that someone else was changing at the same moment (a rebuild emptying it): the
     // checkpoint moved too, and the batch is not this follower's to apply any more.
-    if (!samePosition((await readCheckpoint(db, projection.name)).position, from.position)) return null;
+    // (If the checkpoint cannot be read either, the batch's own error is the one to report.)
+    const stored = await readCheckpoint(db, projection.name).catch(() => null);
+    if (stored && !samePosition(stored.position, from.position)) return null;
     throw error;
   }
 }
