@@ -24,7 +24,7 @@ function event(commit: number): RecordedEvent {
 }
 
 /** Writes one row per event; `fail` makes apply throw after writing. */
-function rowsProjection(fail?: () => boolean): Projection {
+function rowsProjection(fail = false): Projection {
   return {
     name: 'rows',
     filter: {},
@@ -32,7 +32,7 @@ function rowsProjection(fail?: () => boolean): Projection {
     reset: async (trx) => void (await sql`DELETE FROM projected_rows`.execute(trx)),
     async apply(events: RecordedEvent[], trx: SharedDatabase) {
       for (const e of events) await sql`INSERT INTO projected_rows (id) VALUES (${e.id})`.execute(trx);
-      if (fail?.()) throw new Error('apply failed');
+      if (fail) throw new Error('apply failed');
     },
   };
 }
@@ -71,12 +71,12 @@ describe.each(testDatabases())('applyBatch on $name', (database) => {
 
   it('answers null when apply failed because the checkpoint moved, and rethrows a failure of its own', async () => {
     const { db, rows } = await setup();
-    await expect(applyBatch(db, rowsProjection(() => true), start, [event(1)])).rejects.toThrow('apply failed');
+    await expect(applyBatch(db, rowsProjection(true), start, [event(1)])).rejects.toThrow('apply failed');
     expect(Number(await rows())).toBe(0);
     expect((await readCheckpoint(db, 'rows')).position).toBeNull();
 
     await moveCheckpoint(db, 'rows', null, { position: { commit: 5n, prepare: 5n }, applied: 5, lastEventAt: null });
-    expect(await applyBatch(db, rowsProjection(() => true), start, [event(1)])).toBeNull();
+    expect(await applyBatch(db, rowsProjection(true), start, [event(1)])).toBeNull();
     expect(Number(await rows())).toBe(0);
   });
 });
