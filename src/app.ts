@@ -269,7 +269,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   const reactorDefinitions = [
     notificationDispatch(bus),
     webhookFanout(db, logger),
-    ...(env.NATS_URL ? [integrationEvents?.reactor.definition ?? integrationEventPublisher(() => Promise.resolve(), '', logger)] : []),
+    // Listed for its name and filter only, as the others: the publishing one runs in the projector.
+    ...(env.NATS_URL ? [integrationEventPublisher(() => Promise.resolve(), '', logger)] : []),
     fanout,
     ...campaignResultsReactors(store, db),
   ];
