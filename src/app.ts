@@ -237,7 +237,11 @@ export async function createApp(options: AppOptions): Promise<App> {
   }
   const scheduler = runWorker ? new PublicationScheduler(db, bus, logger, options.scheduler) : null;
   const publicationWorker = runWorker
-    ? new PublicationWorker(store, bus, connectors, logger, { ackWaitMs: env.COMM_JOB_ACK_WAIT_MS, retryBackoffMs: env.COMM_PUBLISH_RETRY_BACKOFF_MS })
+    ? new PublicationWorker(store, bus, connectors, logger, {
+        ackWaitMs: env.COMM_JOB_ACK_WAIT_MS,
+        retryBackoffMs: env.COMM_PUBLISH_RETRY_BACKOFF_MS,
+        attemptDeadlineMs: env.COMM_PUBLISH_ATTEMPT_DEADLINE_MS,
+      })
     : null;
   const engagementPoller = runWorker ? new EngagementPoller(store, db, connectors, logger) : null;
   const accountOf = (platform: Platform) => connectors[platform]?.account ?? platform;

@@ -117,6 +117,11 @@ export const PlatformPublishingStarted = defineEvent(
     /** 1 for the first attempt. */
     attempt: z.number().int().min(1),
     started_at: timestamp,
+    /**
+     * The attempt's deadline: the call that publishes is not sent after it, so a search for the post from then on
+     * (plus that call's timeout) cannot be followed by the post. Absent from attempts recorded before 0.7.0.
+     */
+    publish_by: timestamp.optional(),
   }),
 );
 export const PlatformPublished = defineEvent(

@@ -52,7 +52,7 @@ export type PublicationCommand =
   | { type: 'SchedulePublication'; publication_id: string; request: PublicationRequest; now: string }
   | { type: 'ReschedulePublication'; publication_id: string; scheduled_time: string; reason: string; now: string }
   | { type: 'CancelPublication'; publication_id: string; reason?: string; now: string }
-  | { type: 'StartPlatformPublishing'; publication_id: string; platform: Platform; attempt_id: string; now: string }
+  | { type: 'StartPlatformPublishing'; publication_id: string; platform: Platform; attempt_id: string; publish_by?: string; now: string }
   | {
       type: 'RecordPlatformPublished';
       publication_id: string;
@@ -91,6 +91,8 @@ export interface PlatformState {
   attempt_id: string | null;
   attempt_ids: string[];
   started_at: string | null;
+  /** The current attempt's deadline, when it was recorded with one (the read model does not keep it). */
+  publish_by?: string | null;
   /** When a retry is due (after a retryable failure). */
   next_attempt_at: string | null;
   post_id: string | null;
@@ -205,6 +207,7 @@ function decide(command: PublicationCommand, state: PublicationState): Publicati
             attempt_id: command.attempt_id,
             attempt: platform.attempts + 1,
             started_at: now,
+            ...(command.publish_by ? { publish_by: command.publish_by } : {}),
           },
         },
       ];
@@ -312,6 +315,7 @@ function evolveExisting(
         attempt_id: event.data.attempt_id,
         attempt_ids: [...p.attempt_ids, event.data.attempt_id],
         started_at: event.data.started_at,
+        publish_by: event.data.publish_by ?? null,
         next_attempt_at: null,
       }));
     case 'PlatformPublished':

@@ -403,6 +403,15 @@ describe('StartPlatformPublishing', () => {
     expect(stateOf(events).status).toBe('publishing');
   });
 
+  it("records the attempt's deadline when the worker gives one, and keeps it in the state", () => {
+    const publish_by = plus(DUE, 360);
+    const event: PublicationEvent = { type: 'PlatformPublishingStarted', data: { publication_id, platform: 'facebook', attempt_id: attemptId('facebook'), attempt: 1, started_at: DUE, publish_by } };
+    const command: PublicationCommand = { type: 'StartPlatformPublishing', publication_id, platform: 'facebook', attempt_id: attemptId('facebook'), publish_by, now: DUE };
+    given(decider, [scheduled()]).when(command).then([event]);
+    expect(platformState([scheduled(), event], 'facebook').publish_by).toBe(publish_by);
+    expect(platformState([scheduled(), started('facebook')], 'facebook').publish_by).toBeNull();
+  });
+
   it('records nothing when the same attempt is started again (redelivered message)', () => {
     given(decider, [scheduled(), started('facebook')]).when(start('facebook')).then([]);
   });

@@ -71,6 +71,12 @@ export const envSchema = z.object({
   /** The pause before a failed publication platform's first retry, doubled for each later one (at most 1 h). */
   COMM_PUBLISH_RETRY_BACKOFF_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
   /**
+   * How long after its start a publication attempt may still send the call that publishes. An attempt found without a
+   * result (its worker died) is searched for on the platform only after this and 30 s more, so it is also how
+   * long a crash delays a post. At least Instagram's 5 min wait for Meta to process a video in production.
+   */
+  COMM_PUBLISH_ATTEMPT_DEADLINE_MS: z.coerce.number().int().min(10_000).max(3_600_000).default(360_000),
+  /**
    * On SIGTERM, how long jobs under way may finish before they are handed back to another worker. The whole shutdown
    * is cut off at 15 s, so this leaves room for the rest.
    */

@@ -22,6 +22,12 @@ export interface SocialPost {
   mediaUrls: string[];
   /** Google Business Profile: STANDARD (default), EVENT or OFFER. */
   topicType?: 'STANDARD' | 'EVENT' | 'OFFER';
+  /**
+   * The attempt's deadline: the call that publishes is not sent after it (assertBeforePublishDeadline). A worker that
+   * finds an attempt without a result searches the platform only once this has passed, so an attempt still under way
+   * (its worker slow, not dead) cannot post after that search found nothing.
+   */
+  publishBy?: Date;
 }
 
 export interface PublishedPost {
@@ -87,6 +93,15 @@ export class PlatformError extends Error {
 
   get retryable(): boolean {
     return this.errorClass === 'transient' || this.errorClass === 'rate_limited' || this.errorClass === 'unknown_outcome';
+  }
+}
+
+/** Called just before the call that publishes: past the attempt's deadline it is not sent, and nothing is published. */
+export function assertBeforePublishDeadline(platform: Platform, post: SocialPost): void {
+  if (post.publishBy && Date.now() > post.publishBy.getTime()) {
+    throw new PlatformError(platform, 'transient', `${platform}: the attempt ran out of time before the post was sent (nothing was published)`, {
+      platformCode: 'attempt_deadline',
+    });
   }
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { mediaKind, PlatformError, type EngagementMetrics, type PublishedPost, type SocialConnector, type SocialPost } from './connector.js';
+import { assertBeforePublishDeadline, mediaKind, PlatformError, type EngagementMetrics, type PublishedPost, type SocialConnector, type SocialPost } from './connector.js';
 import {
   accessTokenSource,
   createGraphClient,
@@ -128,12 +128,14 @@ async function postToFeed(graph: GraphClient, page: string, post: SocialPost): P
     const photo = await graph.post<{ id?: string }>(graphPath(page, 'photos'), { url, published: false }, { write: false });
     form[`attached_media[${i}]`] = JSON.stringify({ media_fbid: requireId(photo, 'photo upload', false) });
   }
+  assertBeforePublishDeadline('facebook', post);
   return requireId(await graph.post<{ id?: string }>(graphPath(page, 'feed'), form, { write: true }), 'feed post', true);
 }
 
 async function postVideo(graph: GraphClient, page: string, post: SocialPost): Promise<string> {
   const form: Record<string, string> = { file_url: post.mediaUrls[0] as string };
   if (post.text.trim()) form.description = post.text;
+  assertBeforePublishDeadline('facebook', post);
   return requireId(await graph.post<{ id?: string }>(graphPath(page, 'videos'), form, { write: true }), 'video post', true);
 }
 

@@ -1,6 +1,6 @@
 import type { AxiosResponse } from 'axios';
 import { z } from 'zod';
-import { mediaKind, PlatformError, type EngagementMetrics, type PlatformErrorClass, type PublishedPost, type SocialConnector, type SocialPost } from './connector.js';
+import { assertBeforePublishDeadline, mediaKind, PlatformError, type EngagementMetrics, type PlatformErrorClass, type PublishedPost, type SocialConnector, type SocialPost } from './connector.js';
 import { brief, createHttpClient, parseConfig, retryAfterMs, sameText, socialTransportError, trimBaseUrl } from './http.js';
 import { singleCalls, type PlatformCalls } from './platform-calls.js';
 
@@ -104,6 +104,7 @@ export function createGoogleBusinessConnector(config: unknown, options: GoogleBu
         if (!post.title.trim()) throw new PlatformError('google_business', 'permanent', `google_business: an ${topicType} post needs a title`);
         body.event = { title: post.title, schedule: schedule(new Date(), cfg.time_zone, cfg.schedule_days) };
       }
+      assertBeforePublishDeadline('google_business', post);
       const created = await call<LocalPost>('POST', postsPath, { json: body, write: true });
       if (!created.name) throw new PlatformError('google_business', 'unknown_outcome', 'google_business: the post was accepted without a name');
       if (created.state === 'REJECTED') {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { mediaKind, PlatformError, type EngagementMetrics, type PublishedPost, type SocialConnector, type SocialPost } from './connector.js';
+import { assertBeforePublishDeadline, mediaKind, PlatformError, type EngagementMetrics, type PublishedPost, type SocialConnector, type SocialPost } from './connector.js';
 import {
   accessTokenSource,
   createGraphClient,
@@ -159,6 +159,7 @@ export function createInstagramConnector(config: unknown, options: InstagramConn
       const deadline = Date.now() + containerTimeoutMs;
       const container = await prepareContainer(post, deadline);
       await waitUntilFinished(container, deadline);
+      assertBeforePublishDeadline('instagram', post);
       const published = await graph.post<{ id?: unknown }>(graphPath(igUser, 'media_publish'), { creation_id: container }, { write: true });
       if (typeof published.id !== 'string' && typeof published.id !== 'number') {
         throw new PlatformError('instagram', 'unknown_outcome', 'instagram: media_publish was accepted without a media id');

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { guardedRequestOptions } from '../../infrastructure/http/guarded-agents.js';
 import { OutboundAllowlist } from '../../infrastructure/http/outbound-allowlist.js';
 import { checkOutboundUrl, outboundRefusalOf, type OutboundCheckOptions } from '../../infrastructure/http/outbound-guard.js';
-import { mediaKind, PlatformError, type EngagementMetrics, type PlatformErrorClass, type PublishedPost, type SocialConnector, type SocialPost } from './connector.js';
+import { assertBeforePublishDeadline, mediaKind, PlatformError, type EngagementMetrics, type PlatformErrorClass, type PublishedPost, type SocialConnector, type SocialPost } from './connector.js';
 import { brief, createHttpClient, defaultTimeoutMs, header, parseConfig, retryAfterMs, sameText, socialTransportError, trimBaseUrl } from './http.js';
 import { singleCalls, type PlatformCalls } from './platform-calls.js';
 
@@ -239,6 +239,7 @@ export function createLinkedInConnector(config: unknown, options: LinkedInConnec
       if (mediaIds.length === 1) body.content = { media: { id: mediaIds[0], ...(kinds[0] === 'video' && post.title ? { title: post.title } : {}) } };
       if (mediaIds.length > 1) body.content = { multiImage: { images: mediaIds.map((id) => ({ id })) } };
 
+      assertBeforePublishDeadline('linkedin', post);
       const created = await call('POST', '/rest/posts', { json: body, write: true });
       const urn = header(created.headers, 'x-restli-id') ?? header(created.headers, 'x-linkedin-id');
       // Created without saying what: the post may exist, so the worker must look before posting again.

@@ -4,7 +4,7 @@ import OAuth from 'oauth-1.0a';
 import twitterText from 'twitter-text';
 import { z } from 'zod';
 import type { OutboundCheckOptions } from '../../infrastructure/http/outbound-guard.js';
-import { mediaKind, PlatformError, type EngagementMetrics, type PlatformErrorClass, type PublishedPost, type SocialConnector, type SocialPost } from './connector.js';
+import { assertBeforePublishDeadline, mediaKind, PlatformError, type EngagementMetrics, type PlatformErrorClass, type PublishedPost, type SocialConnector, type SocialPost } from './connector.js';
 import { brief, createHttpClient, defaultTimeoutMs, header, parseConfig, retryAfterMs, sameText, socialTransportError, trimBaseUrl } from './http.js';
 import { singleCalls, type PlatformCalls } from './platform-calls.js';
 import { uploadTweetMedia, type XMediaApi } from './x-media-upload.js';
@@ -130,6 +130,7 @@ export function createXConnector(config: unknown, options: XConnectorOptions = {
         mediaIds.push(await uploadTweetMedia(mediaApi, url, index + 1, { downloadTimeoutMs, outbound: options.outbound }));
       }
       const body = { ...(post.text ? { text: post.text } : {}), ...(mediaIds.length > 0 ? { media: { media_ids: mediaIds } } : {}) };
+      assertBeforePublishDeadline('twitter', post);
       const answer = await call<{ data?: Tweet }>('POST', '/2/tweets', { json: body, write: true });
       const id = answer.data?.id;
       // A success without an id: the post may well exist, so the worker must look before posting again.

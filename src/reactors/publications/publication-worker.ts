@@ -43,7 +43,19 @@ export interface PublicationWorkerOptions {
   searchMarginMs?: number;
   /** The pause before a failed platform's first retry, doubled for each later one (COMM_PUBLISH_RETRY_BACKOFF_MS). Default: the decider's 60 s. */
   retryBackoffMs?: number;
+  /**
+   * How long after its start an attempt may still send the call that publishes (COMM_PUBLISH_ATTEMPT_DEADLINE_MS).
+   * Default 6 min: Instagram alone may wait 5 min for Meta to process a video. An attempt found without a result is
+   * searched for only after this, plus settleMarginMs.
+   */
+  attemptDeadlineMs?: number;
 }
+
+/**
+ * After an attempt's deadline, how long its last call that publishes may still make a post: the call's own timeout
+ * (10 s), and 20 s for a platform finishing a request it received just before.
+ */
+const settleMarginMs = 30_000;
 
 /** The publication's stream. */
 export function publicationStreamId(publicationId: string): string {
@@ -53,10 +65,11 @@ export function publicationStreamId(publicationId: string): string {
 /**
  * The publishing worker: takes a job, loads the publication from its stream and acts on the platform's state there.
  *
- * No duplicate posts: the attempt is recorded (PlatformPublishingStarted) before the platform is called. When a job
- * finds its platform already publishing (a worker died between the call and the recorded result) or starts any attempt
- * after the first, it first asks the platform for a post carrying our exact text made since the scheduled time, and
- * records that post instead of posting again. An answer that may have been lost (timeout after sending) is checked the
+ * No duplicate posts: the attempt is recorded (PlatformPublishingStarted) before the platform is called, and it may
+ * send the call that publishes only until its deadline (attemptDeadlineMs after its start). When a job finds its
+ * platform still publishing once that deadline has passed (a worker died between the call and the recorded result), or
+ * starts any attempt after the first, it first asks the platform for a post carrying our exact text made since the
+ * scheduled time, and records that post instead of posting again. An answer that may have been lost (timeout after sending) is checked the
  * same way before it is recorded as failed.
  *
  * Results go back as commands on the publication; the decider decides retries (next_attempt_at) and the scheduler
@@ -132,14 +145,15 @@ export class PublicationWorker {
     const connector = this.connectors[platform];
 
     if (target.status === 'publishing') {
-      // A first delivery of a job that finds an attempt under way may be a second job for the same platform (the
-      // scheduler sends one again when the first waited long in the queue) while the attempt's own worker is still
-      // posting: taking it for interrupted would record a failure while the post is being made. It comes back after
-      // an ack wait instead; by then a live attempt has its result, and a dead one is recovered. (The dead worker's own
-      // job does not always come back counted as a redelivery, so it cannot be left to that job alone.) A redelivered
-      // job, or the scheduler's recover job (an attempt without a result for long), recovers at once.
-      if (message.deliveryCount === 1 && message.data.reason !== 'recover') {
-        await message.nak(this.options.ackWaitMs ?? 30_000);
+      // An attempt without a result: its worker died, or it is still under way. A job that finds it may be the dead
+      // worker's own, handed out again, but also a second job for the same platform (the scheduler sends one again
+      // when the first waited long in the queue), or the live worker's own job handed out again because the bus lost
+      // its keep-alives (a NATS restart). Searching the platform while the attempt may still post would find nothing,
+      // and the retry that follows would post a second time. So the search waits until the attempt can no longer
+      // post: its deadline, plus the margin of its last call. By then a live attempt has its result.
+      const waitMs = this.settledAt(target) - Date.now();
+      if (waitMs > 0) {
+        await message.nak(waitMs);
         return;
       }
       if (!connector) throw new Error(`${platform} is not configured; cannot check the interrupted attempt`);
@@ -171,7 +185,7 @@ export class PublicationWorker {
       }
     }
     try {
-      await attempt.start(attemptId);
+      post.publishBy = await attempt.start(attemptId, this.attemptDeadlineMs);
     } catch (error) {
       // Another worker started this platform in the meantime (the same job handed out twice): it owns the attempt.
       if (isDomainError(error)) return;
@@ -266,6 +280,21 @@ export class PublicationWorker {
     return timedCall(attempt.log, 'findPublished', () => connector.findPublished(post, since, namedPostId));
   }
 
+  private get attemptDeadlineMs(): number {
+    return this.options.attemptDeadlineMs ?? 360_000;
+  }
+
+  /**
+   * When the attempt under way can no longer make a post: its recorded deadline, or for an attempt recorded without
+   * one (before 0.7.0), its start plus this worker's deadline; then the margin of its last call.
+   */
+  private settledAt(target: PlatformState): number {
+    const recorded = Date.parse(target.publish_by ?? '');
+    if (!Number.isNaN(recorded)) return recorded + settleMarginMs;
+    const startedAt = Date.parse(target.started_at ?? '');
+    return Number.isNaN(startedAt) ? 0 : startedAt + this.attemptDeadlineMs + settleMarginMs;
+  }
+
   private searchSince(state: Exclude<PublicationState, { status: 'none' }>): Date {
     return new Date(Date.parse(state.scheduled_time) - (this.options.searchMarginMs ?? 300_000));
   }
@@ -327,9 +356,20 @@ class Attempt {
     this.known = loaded;
   }
 
-  async start(attemptId: string): Promise<void> {
+  /** Records the attempt with its deadline, deadlineMs from now, and answers that deadline. */
+  async start(attemptId: string, deadlineMs: number): Promise<Date> {
     this.attemptId = attemptId;
-    await this.run({ type: 'StartPlatformPublishing', publication_id: this.publicationId, platform: this.platform, attempt_id: attemptId, now: new Date().toISOString() });
+    const now = new Date();
+    const publishBy = new Date(now.getTime() + deadlineMs);
+    await this.run({
+      type: 'StartPlatformPublishing',
+      publication_id: this.publicationId,
+      platform: this.platform,
+      attempt_id: attemptId,
+      publish_by: publishBy.toISOString(),
+      now: now.toISOString(),
+    });
+    return publishBy;
   }
 
   async published(post: PublishedPost): Promise<void> {

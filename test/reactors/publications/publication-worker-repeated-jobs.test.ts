@@ -12,10 +12,11 @@ import { PublicationWorker, publicationStreamId } from '../../../src/reactors/pu
 import { pgliteDatabase } from '../../support/databases.js';
 
 /**
- * Jobs that come again. A job for a platform whose attempt another worker has under way is normal (the scheduler sends
- * a job again when the first one waited long in the queue): it must leave the attempt alone; only the attempt's own
- * job redelivered (its worker died) or the scheduler's recover job may declare it interrupted. A retry first asks the
- * platform for the post an earlier attempt may have made, and when the platform cannot be asked, the job waits.
+ * Jobs that come again. A job for a platform whose attempt is under way is normal (the scheduler sends a job again
+ * when the first one waited long in the queue; the bus hands a job out again when it lost the keep-alives of the
+ * worker holding it): whichever job it is, it leaves the attempt alone until the attempt's deadline has passed, since
+ * a live attempt may still post until then. After it, any job may declare the attempt interrupted. A retry first asks
+ * the platform for the post an earlier attempt may have made, and when the platform cannot be asked, the job waits.
  */
 describe('publication worker: repeated and retried jobs', () => {
   const database = pgliteDatabase();
@@ -23,6 +24,7 @@ describe('publication worker: repeated and retried jobs', () => {
   let worker: PublicationWorker;
   const searches: SocialPost[] = [];
   const posts: SocialPost[] = [];
+  const attemptDeadlineMs = 120_000;
   /** While set, findPublished fails as a platform whose breaker is open. */
   let unreachable = false;
 
@@ -40,23 +42,33 @@ describe('publication worker: repeated and retried jobs', () => {
       fetchMetrics: async () => ({ likes: null, shares: null, comments: null, reach: null, clicks: null, impressions: null }),
       check: async () => undefined,
     };
-    worker = new PublicationWorker(store, createInProcessBus(), { facebook }, createLogger('silent'), { retryBackoffMs: 1_000 });
+    worker = new PublicationWorker(store, createInProcessBus(), { facebook }, createLogger('silent'), { retryBackoffMs: 1_000, attemptDeadlineMs });
   });
   afterAll(async () => {
     await store.close();
     await database.cleanup();
   });
 
-  /** A publication whose Facebook attempt another worker started a moment ago. */
-  async function publishingElsewhere(): Promise<string> {
+  /**
+   * A publication whose Facebook attempt another worker started startedAgoMs ago, without a result since; recorded
+   * with the deadline publishByMs from its start, or without one as before 0.7.0.
+   */
+  async function publishingElsewhere(startedAgoMs: number, publishByMs?: number): Promise<string> {
     const id = randomUUID();
     const handler = new CommandHandler(store, publicationDecider, publicationEvents);
     const context = { correlationId: id, causationId: id, actor: 'test', now: new Date() };
-    const now = new Date().toISOString();
+    const now = new Date(Date.now() - startedAgoMs).toISOString();
     const request = publicationRequestSchema.parse({ content: { body: 'Ce soir : moules-frites au Vieux Moulin.' }, platforms: ['facebook'], scheduled_time: now });
     const commands: PublicationCommand[] = [
       { type: 'SchedulePublication', publication_id: id, request, now },
-      { type: 'StartPlatformPublishing', publication_id: id, platform: 'facebook', attempt_id: randomUUID(), now },
+      {
+        type: 'StartPlatformPublishing',
+        publication_id: id,
+        platform: 'facebook',
+        attempt_id: randomUUID(),
+        ...(publishByMs === undefined ? {} : { publish_by: new Date(Date.parse(now) + publishByMs).toISOString() }),
+        now,
+      },
     ];
     for (const command of commands) await handler.handle(publicationStreamId(id), command, context);
     return id;
@@ -92,26 +104,50 @@ describe('publication worker: repeated and retried jobs', () => {
   });
   const types = async (id: string) => (await store.readStream(publicationStreamId(id))).map((e) => e.type);
 
-  it('leaves the attempt to its own job when delivered for the first time', async () => {
-    const id = await publishingElsewhere();
+  it.each([
+    ['a second job, delivered for the first time', 1, 'due'],
+    ["the attempt's own job, redelivered", 3, 'due'],
+    ["the scheduler's recover job", 1, 'recover'],
+  ] as const)('leaves an attempt that may still post alone until its deadline has passed: %s', async (_, deliveryCount, reason) => {
+    const id = await publishingElsewhere(10_000);
     searches.length = 0;
-    await worker.handle(job(id, 1));
+    naks.length = 0;
+    await worker.handle(job(id, deliveryCount, reason));
     expect(await types(id)).toEqual(['PublicationScheduled', 'PlatformPublishingStarted']);
     expect(searches).toEqual([]);
     expect(posts).toEqual([]);
+    // Back when the attempt can no longer post: its deadline and the margin of its last call, counted from its start.
+    expect(naks).toHaveLength(1);
+    expect(naks[0]).toBeGreaterThan(attemptDeadlineMs + 30_000 - 10_000 - 5_000);
+    expect(naks[0]).toBeLessThanOrEqual(attemptDeadlineMs + 30_000 - 10_000);
   });
 
-  it("recovers it when the attempt's job comes back redelivered (its worker died)", async () => {
-    const id = await publishingElsewhere();
-    searches.length = 0;
+  it('counts from the deadline the attempt recorded, whatever its own setting', async () => {
+    const id = await publishingElsewhere(10_000, 20_000);
+    naks.length = 0;
     await worker.handle(job(id, 2));
+    expect(naks).toHaveLength(1);
+    expect(naks[0]).toBeGreaterThan(20_000 + 30_000 - 10_000 - 5_000);
+    expect(naks[0]).toBeLessThanOrEqual(20_000 + 30_000 - 10_000);
+
+    const late = await publishingElsewhere(51_000, 20_000);
+    searches.length = 0;
+    await worker.handle(job(late, 1));
+    expect(searches).toHaveLength(1);
+    expect(await types(late)).toEqual(['PublicationScheduled', 'PlatformPublishingStarted', 'PlatformPublishFailed']);
+  });
+
+  it('recovers an attempt past its deadline on any job: asks the platform, then records the attempt failed', async () => {
+    const id = await publishingElsewhere(attemptDeadlineMs + 31_000);
+    searches.length = 0;
+    await worker.handle(job(id, 1));
     expect(searches).toHaveLength(1);
     expect(await types(id)).toEqual(['PublicationScheduled', 'PlatformPublishingStarted', 'PlatformPublishFailed']);
     expect(posts).toEqual([]);
   });
 
   it("recovers it on the scheduler's recover job", async () => {
-    const id = await publishingElsewhere();
+    const id = await publishingElsewhere(attemptDeadlineMs + 31_000);
     searches.length = 0;
     await worker.handle(job(id, 1, 'recover'));
     expect(searches).toHaveLength(1);
@@ -138,5 +174,10 @@ describe('publication worker: repeated and retried jobs', () => {
     await worker.handle(job(id, 2));
     expect((await types(id)).slice(before.length)).toEqual(['PlatformPublishingStarted', 'PlatformPublished']);
     expect(posts.map((p) => p.text)).toEqual([expect.stringContaining('blanquette')]);
+    // The attempt records its deadline, attemptDeadlineMs after its start, and the connector is told it.
+    const started = (await store.readStream(publicationStreamId(id))).filter((e) => e.type === 'PlatformPublishingStarted').at(-1)!;
+    const { started_at, publish_by } = started.data as { started_at: string; publish_by: string };
+    expect(Date.parse(publish_by) - Date.parse(started_at)).toBe(attemptDeadlineMs);
+    expect(posts.at(-1)!.publishBy?.toISOString()).toBe(publish_by);
   });
 });

@@ -16,7 +16,8 @@ import { startTestApp, testEncryptionKey, type RunningApp } from '../../support/
 /**
  * Duplicate posts are the top complaint about social schedulers. Here a worker process is killed (SIGKILL) after the
  * platform made the post but before the worker heard back: the post exists, the result is not recorded. The next
- * worker gets the job again from JetStream, asks the platform, finds the post and records it — and posts nothing.
+ * worker gets the job again from JetStream and, once the dead attempt's deadline has passed (so that a live one could
+ * no longer post), asks the platform, finds the post and records it — and posts nothing.
  * Real PostgreSQL, real NATS JetStream, real worker processes, the Facebook connector against the Graph API double.
  */
 describe.skipIf(!databaseUrl || !natsUrl)('a worker killed between the platform call and the recorded result', () => {
@@ -95,6 +96,8 @@ describe.skipIf(!databaseUrl || !natsUrl)('a worker killed between the platform 
         COMM_DATA_DIR: await mkdtemp(join(tmpdir(), 'comm-crash-data-')),
         COMM_ADMIN_API_KEY: t.adminKey,
         COMM_JOB_ACK_WAIT_MS: '2000',
+        // The shortest allowed: the dead attempt is looked for 10 + 30 s after it started.
+        COMM_PUBLISH_ATTEMPT_DEADLINE_MS: '10000',
         // The same key as the API process: they share the token vault.
         COMM_ENCRYPTION_KEY: testEncryptionKey,
         COMM_EVENTS_STREAM: `${stream}_EVENTS`,
@@ -148,7 +151,7 @@ describe.skipIf(!databaseUrl || !natsUrl)('a worker killed between the platform 
         const all = await t.app.store.readStream(streamId);
         return all.some((e) => e.type === 'PlatformPublished') ? all : undefined;
       },
-      60_000,
+      90_000,
     );
 
     expect(graph.posts).toHaveLength(1);
@@ -160,5 +163,5 @@ describe.skipIf(!databaseUrl || !natsUrl)('a worker killed between the platform 
     expect(published.attempt_id).toBe(start.attempt_id);
     const feedCalls = graph.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/feed'));
     expect(feedCalls).toHaveLength(1);
-  }, 120_000);
+  }, 150_000);
 });
