@@ -235,7 +235,10 @@ export async function createApp(options: AppOptions): Promise<App> {
   } catch (error) {
     throw new ConfigError(`Invalid ${env.COMM_CONFIG_DIR}/platforms.json: ${(error as Error).message}`);
   }
-  const scheduler = runWorker ? new PublicationScheduler(db, bus, logger, options.scheduler) : null;
+  // An attempt without a result is handed to a worker to recover once it can no longer post (the worker's settle
+  // margin is 30 s), and again at that interval while it stays without one.
+  const stuckAfterMs = env.COMM_PUBLISH_ATTEMPT_DEADLINE_MS + 60_000;
+  const scheduler = runWorker ? new PublicationScheduler(db, bus, logger, { stuckAfterMs, ...options.scheduler }) : null;
   const publicationWorker = runWorker
     ? new PublicationWorker(store, bus, connectors, logger, {
         ackWaitMs: env.COMM_JOB_ACK_WAIT_MS,

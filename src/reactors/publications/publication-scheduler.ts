@@ -12,7 +12,11 @@ export interface PublicationSchedulerOptions {
   batchSize?: number;
   /** A claimed row still scheduled after this long is dispatched again (its job was lost). Default 60 s. */
   redispatchAfterMs?: number;
-  /** An attempt that has been publishing this long without a result is handed to a worker to recover. Default 10 min. */
+  /**
+   * An attempt that has been publishing this long without a result is handed to a worker to recover, and again each
+   * time this much more has passed. The app sets it a minute past the attempt deadline (COMM_PUBLISH_ATTEMPT_DEADLINE_MS).
+   * Default 10 min.
+   */
   stuckAfterMs?: number;
   now?: () => Date;
 }
