@@ -41,8 +41,9 @@ import { ServiceProcess } from './support/service-process.js';
  *
  * The workers retry a failed platform after COMM_PUBLISH_RETRY_BACKOFF_MS (FAULTS_PUBLISH_BACKOFF_MS, 2 s) doubled
  * each time, instead of the production minute: four failures in a row would otherwise keep the suite waiting 15
- * minutes. Everything else runs on the wall clock, as in production: the scheduler's re-dispatch (60 s) and stuck
- * attempt (10 min) delays, the platforms' Retry-After. FAULTS_CLOCK_RATE > 1 runs the worker processes on a faster
+ * minutes. Likewise the attempt deadline is 60 s instead of 6 min (see attemptDeadlineMs). Everything else runs on the
+ * wall clock, as in production: the scheduler's re-dispatch (60 s) and stuck attempt (the attempt deadline and a
+ * minute) delays, the platforms' Retry-After. FAULTS_CLOCK_RATE > 1 runs the worker processes on a faster
  * clock (support/fast-clock.ts) to stress those delays; its timers are not sped up, so waits measured on the clock
  * (Retry-After holds) then last that many times longer than they should.
  *
@@ -72,8 +73,8 @@ const settings = {
   ackWaitMs: 5_000,
   /**
    * The workers' COMM_PUBLISH_ATTEMPT_DEADLINE_MS: the attempts a killed worker left are looked for 90 s after they
-   * started, not 6½ min (the doubles' containers need no processing time). An attempt slowed past it by the faults
-   * ends without posting and is retried.
+   * started (the scheduler hands them out at 120 s), not 6½–7 min; the doubles' containers need no processing time.
+   * An attempt slowed past it by the faults ends without posting and is retried.
    */
   attemptDeadlineMs: 60_000,
 };
