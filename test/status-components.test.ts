@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PlatformError } from '../src/platforms/social/connector.js';
 import { pgliteDatabase } from './support/databases.js';
+import { scriptedConnector } from './support/scripted-connector.js';
 import { campaignBody, startTestApp, type RunningApp } from './support/test-app.js';
 
 describe('status of projections', () => {
@@ -31,16 +32,13 @@ describe('status of reactors, work queues and external services', () => {
   let t: RunningApp;
   // A Facebook connection whose breaker is open and whose token the platform refuses.
   const facebook = {
-    platform: 'facebook' as const,
-    account: '104857600',
+    ...scriptedConnector('facebook', '104857600', {
+      check: async () => {
+        throw new PlatformError('facebook', 'auth', 'Error validating access token: Session has expired');
+      },
+    }),
     state: 'open' as const,
     isOpen: true,
-    publish: async () => ({ postId: '1_2', url: null }),
-    findPublished: async () => null,
-    fetchMetrics: async () => ({ likes: null, shares: null, comments: null, reach: null, clicks: null, impressions: null }),
-    check: async () => {
-      throw new PlatformError('facebook', 'auth', 'Error validating access token: Session has expired');
-    },
   };
   beforeAll(async () => {
     t = await startTestApp(database, { projector: false, connectors: { facebook }, env: { COMM_STATUS_MAX_LAG_SECONDS: '1' } });

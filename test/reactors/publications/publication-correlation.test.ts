@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SocialPost } from '../../../src/platforms/social/connector.js';
 import { pgliteDatabase } from '../../support/databases.js';
+import { scriptedConnector } from '../../support/scripted-connector.js';
 import { startTestApp, type RunningApp } from '../../support/test-app.js';
 
 describe('correlation id from POST /publish to the platform call', () => {
@@ -18,14 +19,7 @@ describe('correlation id from POST /publish to the platform call', () => {
         done();
       },
     });
-    const facebook = {
-      platform: 'facebook' as const,
-      account: '1001',
-      publish: async (post: SocialPost) => (posts.push(post), { postId: '1001_1', url: null }),
-      findPublished: async () => null,
-      fetchMetrics: async () => ({ likes: null, shares: null, comments: null, reach: null, clicks: null, impressions: null }),
-      check: async () => undefined,
-    };
+    const facebook = scriptedConnector('facebook', '1001', { publish: async (post: SocialPost) => (posts.push(post), { postId: '1001_1', url: null }) });
     t = await startTestApp(database, { logger: pino({ level: 'info' }, stream), connectors: { facebook } });
   });
   afterAll(async () => {

@@ -7,6 +7,7 @@ import { publicationDecider, publicationEvents, publicationRequestSchema, type P
 import type { SocialPost } from '../../../src/platforms/social/connector.js';
 import { publicationStreamId } from '../../../src/reactors/publications/publication-worker.js';
 import { pgliteDatabase } from '../../support/databases.js';
+import { scriptedConnector } from '../../support/scripted-connector.js';
 import { startTestApp, type RunningApp } from '../../support/test-app.js';
 
 /**
@@ -29,17 +30,13 @@ describe('the scheduler recovers attempts left without a result, after their dea
         done();
       },
     });
-    const facebook = {
-      platform: 'facebook' as const,
-      account: '1001',
+    const facebook = scriptedConnector('facebook', '1001', {
       publish: async () => {
         throw new Error('nothing is published again in this test');
       },
       // The dead attempt had posted: the platform has it.
       findPublished: async (post: SocialPost) => (searched.push(post.publicationId), { postId: `1001_${post.publicationId}`, url: null }),
-      fetchMetrics: async () => ({ likes: null, shares: null, comments: null, reach: null, clicks: null, impressions: null }),
-      check: async () => undefined,
-    };
+    });
     t = await startTestApp(database, { logger: pino({ level: 'warn' }, logs), connectors: { facebook }, env: { COMM_PUBLISH_ATTEMPT_DEADLINE_MS: String(deadlineMs) }, scheduler: { pollIntervalMs: 50 } });
   });
   afterAll(async () => {

@@ -6,10 +6,11 @@ import type { BusMessage } from '../../../src/infrastructure/bus/message-bus.js'
 import { createInProcessBus } from '../../../src/infrastructure/bus/in-process-bus.js';
 import { createPostgresEventStore, type PostgresEventStore } from '../../../src/infrastructure/event-store/postgres-event-store.js';
 import { createLogger } from '../../../src/infrastructure/logging/logger.js';
-import { PlatformError, type SocialConnector, type SocialPost } from '../../../src/platforms/social/connector.js';
+import { PlatformError, type SocialPost } from '../../../src/platforms/social/connector.js';
 import type { PublicationJob } from '../../../src/reactors/publications/publication-job.js';
 import { PublicationWorker, publicationStreamId } from '../../../src/reactors/publications/publication-worker.js';
 import { pgliteDatabase } from '../../support/databases.js';
+import { scriptedConnector } from '../../support/scripted-connector.js';
 
 /**
  * Jobs that come again. A job for a platform whose attempt is under way is normal (the scheduler sends a job again
@@ -30,18 +31,14 @@ describe('publication worker: repeated and retried jobs', () => {
 
   beforeAll(async () => {
     store = await createPostgresEventStore(await database.create());
-    const facebook: SocialConnector = {
-      platform: 'facebook',
-      account: '1001',
+    const facebook = scriptedConnector('facebook', '1001', {
       publish: async (post) => (posts.push(post), { postId: '1001_1', url: null }),
       findPublished: async (post) => {
         searches.push(post);
         if (unreachable) throw new PlatformError('facebook', 'transient', 'facebook: circuit open after repeated failures; not called', { platformCode: 'circuit_open' });
         return null;
       },
-      fetchMetrics: async () => ({ likes: null, shares: null, comments: null, reach: null, clicks: null, impressions: null }),
-      check: async () => undefined,
-    };
+    });
     worker = new PublicationWorker(store, createInProcessBus(), { facebook }, createLogger('silent'), { retryBackoffMs: 1_000, attemptDeadlineMs });
   });
   afterAll(async () => {
