@@ -21,8 +21,9 @@ import { singleCalls, type PlatformCalls } from './platform-calls.js';
  *     uploadInstructions: [{uploadUrl, firstByte, lastByte}]}}, a PUT per part (each answers an ETag),
  *     POST /rest/videos?action=finalizeUpload {video, uploadToken, uploadedPartIds}, then GET /rest/videos/{urn}
  *     until AVAILABLE → content.media {id, title}.
- * - findPublished: GET /rest/posts?author={urn}&q=author&count=20&sortBy=LAST_MODIFIED (X-RestLi-Method: FINDER); the
- *   post a duplicate refusal names is read first with GET /rest/posts/{encoded urn} (404 when there is none).
+ * - findPublished: GET /rest/posts?author={urn}&q=author&count=50&start=…&sortBy=LAST_MODIFIED (X-RestLi-Method:
+ *   FINDER), up to 10 pages; the post a duplicate refusal names is read first with GET /rest/posts/{encoded urn} (404
+ *   when there is none).
  * - fetchMetrics: GET /rest/organizationalEntityShareStatistics?q=organizationalEntity&organizationalEntity={org}
  *   &shares=List({urn}) (or ugcPosts=List(...)) → elements[0].totalShareStatistics.
  * - check: the posts finder with count=1.
@@ -57,8 +58,12 @@ export interface LinkedInConnectorOptions {
 
 /** `since` is our clock and createdAt is LinkedIn's: a few seconds of difference must not hide the post we look for. */
 const clockSkewMs = 2 * 60_000;
-const pageSize = 20;
-const maxListingPages = 5;
+/**
+ * findPublished reads up to 500 of the newest posts (LinkedIn's finder takes a count of up to 100), as the other
+ * connectors do: an attempt left without a result is searched for minutes later, and a busy page posts meanwhile.
+ */
+const pageSize = 50;
+const maxListingPages = 10;
 /** multiImage takes 2 to 20 images. */
 const maxImages = 20;
 const maxImageBytes = 20 * 1024 * 1024;

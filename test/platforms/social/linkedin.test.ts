@@ -167,8 +167,8 @@ describe('LinkedIn connector', () => {
     const since = new Date();
     const connector = createLinkedInConnector(config());
     const ours = await connector.publish(post());
-    // A busy page: 120 later posts push ours past the 100 newest.
-    for (let i = 0; i < 120; i++) await connector.publish(post({ text: `Suggestion du jour n° ${i}` }));
+    // A busy page: 520 later posts push ours past the 500 newest.
+    for (let i = 0; i < 520; i++) await connector.publish(post({ text: `Suggestion du jour n° ${i}` }));
     await expect(connector.findPublished(post(), since)).resolves.toBeNull();
 
     const refusal = await platformError(connector.publish(post({ attemptId: 'att-2' })));
@@ -211,8 +211,19 @@ describe('LinkedIn connector', () => {
     await expect(connector.findPublished(post({ text: 'Autre texte' }), since)).resolves.toBeNull();
     await expect(connector.findPublished(post(), new Date(Date.now() + 10 * 60_000))).resolves.toBeNull();
     const finder = linkedin.requests.find((r) => r.method === 'GET' && r.path === '/rest/posts');
-    expect(finder?.query).toMatchObject({ author: `urn:li:organization:${organizationId}`, q: 'author', count: '20' });
+    expect(finder?.query).toMatchObject({ author: `urn:li:organization:${organizationId}`, q: 'author', count: '50' });
     expect(finder?.headers['x-restli-method']).toBe('FINDER');
+  });
+
+  it('findPublished looks past 300 newer posts (a search minutes after the attempt, on a busy page)', async () => {
+    const since = new Date();
+    const connector = createLinkedInConnector(config());
+    const ours = await connector.publish(post());
+    for (let i = 0; i < 300; i++) await connector.publish(post({ text: `Plat du jour n°${i} au Vieux Moulin` }));
+
+    const before = linkedin.requests.length;
+    await expect(connector.findPublished(post(), since)).resolves.toEqual(ours);
+    expect(linkedin.requests.slice(before).filter((r) => r.method === 'GET' && r.path === '/rest/posts')).toHaveLength(7);
   });
 
   it('fetchMetrics maps the share statistics', async () => {
