@@ -172,8 +172,13 @@ export function createInstagramConnector(config: unknown, options: InstagramConn
       await graph.ensureAvailable();
       const from = since.getTime() - clockSkewMs;
       const recent = (item: MediaItem) => (parseGraphTime(item.timestamp) ?? Infinity) >= from;
-      const items = await readListing<MediaItem>(graph, graphPath(igUser, 'media'), { fields: 'id,caption,permalink,timestamp', limit: 50 }, (batch) =>
-        batch.every(recent),
+      // Up to 500 of the newest media, as the other connectors read: the search may come minutes after the attempt.
+      const items = await readListing<MediaItem>(
+        graph,
+        graphPath(igUser, 'media'),
+        { fields: 'id,caption,permalink,timestamp', limit: 50 },
+        (batch) => batch.every(recent),
+        10,
       );
       const match = items.find((item) => recent(item) && sameText(item.caption ?? '', post.text));
       return match ? { postId: match.id, url: match.permalink ?? null } : null;
