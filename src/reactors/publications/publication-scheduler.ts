@@ -14,8 +14,8 @@ export interface PublicationSchedulerOptions {
   redispatchAfterMs?: number;
   /**
    * An attempt that has been publishing this long without a result is handed to a worker to recover, and again each
-   * time this much more has passed. The app sets it a minute past the attempt deadline (COMM_PUBLISH_ATTEMPT_DEADLINE_MS).
-   * Default 10 min.
+   * time this much more has passed. The app sets it a minute past the attempt deadline
+   * (COMM_PUBLISH_ATTEMPT_DEADLINE_MS). Default 10 min.
    */
   stuckAfterMs?: number;
   now?: () => Date;

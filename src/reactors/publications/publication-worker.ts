@@ -69,8 +69,8 @@ export function publicationStreamId(publicationId: string): string {
  * send the call that publishes only until its deadline (attemptDeadlineMs after its start). When a job finds its
  * platform still publishing once that deadline has passed (a worker died between the call and the recorded result), or
  * starts any attempt after the first, it first asks the platform for a post carrying our exact text made since the
- * scheduled time, and records that post instead of posting again. An answer that may have been lost (timeout after sending) is checked the
- * same way before it is recorded as failed.
+ * scheduled time, and records that post instead of posting again. An answer that may have been lost (timeout after
+ * sending) is checked the same way before it is recorded as failed.
  *
  * Results go back as commands on the publication; the decider decides retries (next_attempt_at) and the scheduler
  * re-dispatches when they are due. The bus's own redelivery is for crashes and infrastructure errors.
