@@ -1,13 +1,11 @@
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { EventData, EventStore } from '../../../src/infrastructure/event-store/event-store.js';
 import { AuthFailureMonitor } from '../../../src/infrastructure/http/auth-failure-monitor.js';
 import type { AuthenticationFailure } from '../../../src/infrastructure/http/authentication.js';
+import { capturingLogger } from '../../support/captured-logs.js';
 
 function setup(options: { alertThreshold?: number; blockThreshold?: number; failingStore?: boolean } = {}) {
-  const lines: Record<string, unknown>[] = [];
-  const logger = pino({ level: 'info' }, new Writable({ write: (chunk, _encoding, done) => (lines.push(JSON.parse(String(chunk))), done()) }));
+  const { logger, lines } = capturingLogger('info');
   const appended: { streamId: string; events: EventData[] }[] = [];
   const store = {
     append: async (streamId: string, events: EventData[]) => {

@@ -1,31 +1,21 @@
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/infrastructure/config/env.js';
 import { generatedKeyFileName, loadKeyring, type KeyringEnv } from '../../../src/infrastructure/secrets/load-keyring.js';
+import { capturingLogger } from '../../support/captured-logs.js';
 import { freshKey } from '../../support/encryption-keys.js';
 
 describe('loading the vault keys', () => {
   let dataDir: string;
-  let lines: Record<string, unknown>[];
-  const logger = () =>
-    pino(
-      { level: 'info' },
-      new Writable({
-        write(chunk, _encoding, done) {
-          lines.push(JSON.parse(String(chunk)));
-          done();
-        },
-      }),
-    );
+  let logs: ReturnType<typeof capturingLogger>;
+  const logger = () => logs.logger;
   const env = (values: Partial<KeyringEnv> = {}): KeyringEnv => ({ COMM_DATA_DIR: dataDir, ...values });
 
   beforeEach(async () => {
     dataDir = join(await mkdtemp(join(tmpdir(), 'comm-keys-')), 'data');
-    lines = [];
+    logs = capturingLogger('info');
   });
   afterEach(async () => {
     await rm(join(dataDir, '..'), { recursive: true, force: true });
@@ -36,15 +26,15 @@ describe('loading the vault keys', () => {
     const file = join(dataDir, generatedKeyFileName);
     expect(first.source).toBe('generated');
     if (process.platform !== 'win32') expect((await stat(file)).mode & 0o777).toBe(0o600);
-    expect(lines.some((line) => line.level === 40 && /back this file up/.test(String(line.msg)) && line.file === file)).toBe(true);
+    expect(logs.lines.some((line) => line.level === 40 && /back this file up/.test(String(line.msg)) && line.file === file)).toBe(true);
     const content = await readFile(file, 'utf8');
 
-    lines = [];
+    logs = capturingLogger('info');
     const second = await loadKeyring(env(), logger());
     expect(second.source).toBe('data_dir');
     expect(second.keyring.currentKeyId).toBe(first.keyring.currentKeyId);
     expect(await readFile(file, 'utf8')).toBe(content);
-    expect(lines.some((line) => line.level === 40)).toBe(false);
+    expect(logs.lines.some((line) => line.level === 40)).toBe(false);
   });
 
   it('gives two processes starting together on one data dir the same key', async () => {
@@ -69,7 +59,7 @@ describe('loading the vault keys', () => {
     const { keyring, source } = await loadKeyring(env({ COMM_ENCRYPTION_KEY_FILE: file }), logger());
     expect(source).toBe('key_file');
     expect(keyring.currentKeyId).toBe(configured.key.id);
-    if (process.platform !== 'win32') expect(lines.some((line) => /chmod 600/.test(String(line.msg)))).toBe(true);
+    if (process.platform !== 'win32') expect(logs.lines.some((line) => /chmod 600/.test(String(line.msg)))).toBe(true);
     await expect(loadKeyring(env({ COMM_ENCRYPTION_KEY_FILE: join(dataDir, 'missing.key') }), logger())).rejects.toThrow(/does not exist/);
     await writeFile(file, 'not a key');
     await expect(loadKeyring(env({ COMM_ENCRYPTION_KEY_FILE: file }), logger())).rejects.toThrow(ConfigError);
@@ -79,8 +69,8 @@ describe('loading the vault keys', () => {
     const [current, old1, old2] = [freshKey(), freshKey(), freshKey()];
     const { keyring } = await loadKeyring(env({ COMM_ENCRYPTION_KEY: current.text, COMM_ENCRYPTION_PREVIOUS_KEYS: ` ${old1.text}, ${old2.text},${current.text}` }), logger());
     expect(keyring.keyIds).toEqual([current.key.id, old1.key.id, old2.key.id]);
-    expect(lines.find((line) => line.msg === 'token vault keys loaded')).toMatchObject({ current: current.key.id, previous: [old1.key.id, old2.key.id] });
-    expect(JSON.stringify(lines)).not.toContain(current.text);
+    expect(logs.lines.find((line) => line.msg === 'token vault keys loaded')).toMatchObject({ current: current.key.id, previous: [old1.key.id, old2.key.id] });
+    expect(JSON.stringify(logs.lines)).not.toContain(current.text);
   });
 
   it('refuses both COMM_ENCRYPTION_KEY and COMM_ENCRYPTION_KEY_FILE, and a missing key when told not to generate one', async () => {

@@ -1,25 +1,12 @@
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMailjetDouble, type MailjetDouble } from '../../doubles/mailjet-double.js';
+import { capturingLogger } from '../../support/captured-logs.js';
 import { pgliteDatabase } from '../../support/databases.js';
 import { startTestApp, type RunningApp } from '../../support/test-app.js';
 
-/** Every log line the app writes, parsed. */
-function captureLogs(): { lines: Record<string, unknown>[]; stream: Writable } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { lines, stream };
-}
-
 describe('correlation id from the API call to the provider call', () => {
   const database = pgliteDatabase();
-  const logs = captureLogs();
+  const logs = capturingLogger('debug');
   let t: RunningApp;
   let mailjet: MailjetDouble;
 
@@ -27,7 +14,7 @@ describe('correlation id from the API call to the provider call', () => {
     mailjet = await startMailjetDouble();
     t = await startTestApp(database, {
       // The per-notification provider line is at debug level (a campaign sends tens of thousands).
-      logger: pino({ level: 'debug' }, logs.stream),
+      logger: logs.logger,
       templates: { reservation_confirmation: { subject: 'Bienvenue {{first_name}}', body_html: '<p>Bonjour {{first_name}}</p>' } },
       notifications: {
         email: { provider: 'mailjet', api_key: mailjet.apiKey, api_secret: mailjet.apiSecret, from_email: 'restaurant@levieuxmoulin.fr', base_url: mailjet.url } as never,

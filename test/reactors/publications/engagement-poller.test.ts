@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
 import type { Kysely } from 'kysely';
-import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { engagementStreamId } from '../../../src/domain/engagement.js';
 import type { Platform } from '../../../src/domain/publication-events.js';
@@ -12,6 +10,7 @@ import { createLogger, type Logger } from '../../../src/infrastructure/logging/l
 import { PlatformError, type EngagementMetrics, type SocialConnector } from '../../../src/platforms/social/connector.js';
 import { engagementMigrations, type EngagementTable } from '../../../src/projections/engagement/engagement-table.js';
 import { EngagementPoller, type EngagementPollerOptions } from '../../../src/reactors/publications/engagement-poller.js';
+import { capturingLogger } from '../../support/captured-logs.js';
 import { testDatabases } from '../../support/databases.js';
 
 const HOUR = 3_600_000;
@@ -36,17 +35,6 @@ function fakeConnector(platform: Platform, answer: (postId: string) => Promise<E
   };
 }
 
-/** A logger whose lines are kept, to check what reaches the logs. */
-function capturingLogger(): { logger: Logger; lines: () => Record<string, unknown>[] } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines: () => chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
-}
 
 describe.each(testDatabases())('engagement poller on $name', (database) => {
   let store: EventStore;
@@ -142,7 +130,7 @@ describe.each(testDatabases())('engagement poller on $name', (database) => {
     expect(await recorded(fine.publication_id)).toHaveLength(1);
     // The platform that refused us is asked once, not once per post.
     expect(instagram.asked).toHaveLength(1);
-    const warnings = log.lines().filter((l) => l.level === 40);
+    const warnings = log.lines.filter((l) => l.level === 40);
     expect(warnings.map((w) => w.msg)).toEqual(
       expect.arrayContaining([
         'insights request failed; post skipped for this round',
@@ -152,7 +140,7 @@ describe.each(testDatabases())('engagement poller on $name', (database) => {
       ]),
     );
     expect(warnings.find((w) => w.error_class === 'auth')).toMatchObject({ platform: 'instagram', error: 'instagram: the access token has expired' });
-    expect(JSON.stringify(log.lines())).not.toContain('EAAG-secret-page-token');
+    expect(JSON.stringify(log.lines)).not.toContain('EAAG-secret-page-token');
   });
 
   it('asks a platform that refused us again at the next round', async () => {

@@ -1,26 +1,19 @@
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SocialPost } from '../../../src/platforms/social/connector.js';
+import { capturingLogger } from '../../support/captured-logs.js';
 import { pgliteDatabase } from '../../support/databases.js';
 import { scriptedConnector } from '../../support/scripted-connector.js';
 import { startTestApp, type RunningApp } from '../../support/test-app.js';
 
 describe('correlation id from POST /publish to the platform call', () => {
   const database = pgliteDatabase();
-  const lines: Record<string, unknown>[] = [];
+  const { logger, lines } = capturingLogger('info');
   const posts: SocialPost[] = [];
   let t: RunningApp;
 
   beforeAll(async () => {
-    const stream = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    });
     const facebook = scriptedConnector('facebook', '1001', { publish: async (post: SocialPost) => (posts.push(post), { postId: '1001_1', url: null }) });
-    t = await startTestApp(database, { logger: pino({ level: 'info' }, stream), connectors: { facebook } });
+    t = await startTestApp(database, { logger, connectors: { facebook } });
   });
   afterAll(async () => {
     await t.close();

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CommandHandler } from '../../../src/commands/command-handler.js';
 import { publicationDecider, publicationEvents, publicationRequestSchema, type PublicationCommand } from '../../../src/domain/publication.js';
 import type { SocialPost } from '../../../src/platforms/social/connector.js';
 import { publicationStreamId } from '../../../src/reactors/publications/publication-worker.js';
+import { capturingLogger } from '../../support/captured-logs.js';
 import { pgliteDatabase } from '../../support/databases.js';
 import { scriptedConnector } from '../../support/scripted-connector.js';
 import { startTestApp, type RunningApp } from '../../support/test-app.js';
@@ -20,16 +19,10 @@ describe('the scheduler recovers attempts left without a result, after their dea
   const database = pgliteDatabase();
   const deadlineMs = 10_000;
   const searched: string[] = [];
-  const lines: Record<string, unknown>[] = [];
+  const { logger, lines } = capturingLogger('warn');
   let t: RunningApp;
 
   beforeAll(async () => {
-    const logs = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    });
     const facebook = scriptedConnector('facebook', '1001', {
       publish: async () => {
         throw new Error('nothing is published again in this test');
@@ -37,7 +30,7 @@ describe('the scheduler recovers attempts left without a result, after their dea
       // The dead attempt had posted: the platform has it.
       findPublished: async (post: SocialPost) => (searched.push(post.publicationId), { postId: `1001_${post.publicationId}`, url: null }),
     });
-    t = await startTestApp(database, { logger: pino({ level: 'warn' }, logs), connectors: { facebook }, env: { COMM_PUBLISH_ATTEMPT_DEADLINE_MS: String(deadlineMs) }, scheduler: { pollIntervalMs: 50 } });
+    t = await startTestApp(database, { logger, connectors: { facebook }, env: { COMM_PUBLISH_ATTEMPT_DEADLINE_MS: String(deadlineMs) }, scheduler: { pollIntervalMs: 50 } });
   });
   afterAll(async () => {
     await t.close();
