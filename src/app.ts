@@ -64,7 +64,7 @@ import { PublicationSlotBooker } from './commands/publication-slot-booker.js';
 import { connectorsFromConfig } from './platforms/social/connectors-from-config.js';
 import { slotRulesFromConfig } from './platforms/social/slot-rules-from-config.js';
 import { PublicationScheduler, type PublicationSchedulerOptions } from './reactors/publications/publication-scheduler.js';
-import { PublicationWorker, type PublicationConnectors } from './reactors/publications/publication-worker.js';
+import { attemptSettlesAfterMs, PublicationWorker, type PublicationConnectors } from './reactors/publications/publication-worker.js';
 import type { Platform } from './domain/publication-events.js';
 import { facebookWebhookSecretsFromConfig, registerPlatformWebhookRoutes } from './commands/platform-webhook-routes.js';
 import { registerEngagementQueryRoutes } from './projections/engagement/engagement-query-routes.js';
@@ -235,9 +235,9 @@ export async function createApp(options: AppOptions): Promise<App> {
   } catch (error) {
     throw new ConfigError(`Invalid ${env.COMM_CONFIG_DIR}/platforms.json: ${(error as Error).message}`);
   }
-  // An attempt without a result is handed to a worker to recover once it can no longer post (the worker's settle
-  // margin is 30 s), and again at that interval while it stays without one.
-  const stuckAfterMs = env.COMM_PUBLISH_ATTEMPT_DEADLINE_MS + 60_000;
+  // An attempt without a result is handed to a worker to recover a little after it can no longer post, and again at
+  // that interval while it stays without one.
+  const stuckAfterMs = attemptSettlesAfterMs(env.COMM_PUBLISH_ATTEMPT_DEADLINE_MS) + 30_000;
   const scheduler = runWorker ? new PublicationScheduler(db, bus, logger, { stuckAfterMs, ...options.scheduler }) : null;
   const publicationWorker = runWorker
     ? new PublicationWorker(store, bus, connectors, logger, {

@@ -57,6 +57,11 @@ export interface PublicationWorkerOptions {
  */
 const settleMarginMs = 30_000;
 
+/** How long after its start an attempt with this deadline can no longer make a post, and may be searched for. */
+export function attemptSettlesAfterMs(attemptDeadlineMs: number): number {
+  return attemptDeadlineMs + settleMarginMs;
+}
+
 /** The publication's stream. */
 export function publicationStreamId(publicationId: string): string {
   return `publication-${publicationId}`;
@@ -292,7 +297,7 @@ export class PublicationWorker {
     const recorded = Date.parse(target.publish_by ?? '');
     if (!Number.isNaN(recorded)) return recorded + settleMarginMs;
     const startedAt = Date.parse(target.started_at ?? '');
-    return Number.isNaN(startedAt) ? 0 : startedAt + this.attemptDeadlineMs + settleMarginMs;
+    return Number.isNaN(startedAt) ? 0 : startedAt + attemptSettlesAfterMs(this.attemptDeadlineMs);
   }
 
   private searchSince(state: Exclude<PublicationState, { status: 'none' }>): Date {
